@@ -1,0 +1,74 @@
+"""This package's own storage options, taken out of ``OPTIONS`` before
+django-storages sees them (it rejects keys it does not know)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+from django.utils.module_loading import import_string
+
+DEFAULT_LOCAL_STORAGE_CLASS = (
+    "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+)
+DEFAULT_UPLOAD_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY
+    local_storage_class: str = DEFAULT_LOCAL_STORAGE_CLASS
+    local_storage_options: dict[str, Any] = field(default_factory=dict)
+    staging_dir: Path | None = None
+
+    @classmethod
+    def pop_from(cls, options: dict[str, Any]) -> SyncOptions:
+        """Remove this package's keys from ``options`` and validate them."""
+        concurrency = options.pop("upload_concurrency", DEFAULT_UPLOAD_CONCURRENCY)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or (
+            concurrency < 1
+        ):
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['upload_concurrency'] must be "
+                f"a positive integer, not {concurrency!r}."
+            )
+        local_class = options.pop("local_storage_class", DEFAULT_LOCAL_STORAGE_CLASS)
+        local_options = options.pop("local_storage_options", {})
+        if not isinstance(local_options, dict):
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['local_storage_options'] must "
+                f"be a dict, not {type(local_options).__name__}."
+            )
+        staging_dir = options.pop("staging_dir", None)
+        return cls(
+            upload_concurrency=concurrency,
+            local_storage_class=local_class,
+            local_storage_options=local_options,
+            staging_dir=Path(staging_dir) if staging_dir else None,
+        )
+
+    def import_local_storage_class(self) -> type[ManifestFilesMixin]:
+        """The local post-processing class; it must keep a manifest."""
+        try:
+            storage_class = import_string(self.local_storage_class)
+        except ImportError as error:
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['local_storage_class'] = "
+                f"{self.local_storage_class!r} cannot be imported: {error}"
+            ) from error
+        if not (
+            isinstance(storage_class, type)
+            and issubclass(storage_class, ManifestFilesMixin)
+            and issubclass(storage_class, Storage)
+        ):
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['local_storage_class'] = "
+                f"{self.local_storage_class!r} is not a manifest storage: it must "
+                "be a Storage subclass using ManifestFilesMixin, such as "
+                f"{DEFAULT_LOCAL_STORAGE_CLASS!r}."
+            )
+        return storage_class

@@ -1,0 +1,117 @@
+"""What to upload, in which order: pure logic, no I/O.
+
+Hashed names are content-addressed: if the deployed manifest names a hashed
+file, S3 already holds exactly those bytes (it was uploaded before that
+manifest went live). So the delta is decided from the two manifests alone,
+with no request per file:
+
+* a hashed name is uploaded when the deployed manifest does not name it;
+* an unhashed original is uploaded when its hashed name changed (its content,
+  or the content of something it references, changed);
+* compressed variants written next to a file (``.gz``/``.br``, as whitenoise
+  does) follow the file they compress;
+* the manifest goes last, and only when its bytes differ from the deployed one.
+
+Hashed files go first and the manifest last, so a run that stops part-way
+leaves the old manifest live and every file it names still in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
+
+
+class StagedFileMissing(Exception):
+    """The local manifest names hashed files that are not in the staging dir."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(sorted(names))
+        shown = ", ".join(repr(name) for name in self.names[:5])
+        more = f" and {len(self.names) - 5} more" if len(self.names) > 5 else ""
+        super().__init__(
+            f"The local manifest names files that were not collected: {shown}{more}"
+        )
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """Uploads in three waves; each wave starts when the previous one is done."""
+
+    immutable: tuple[str, ...]
+    """Hashed names (and their compressed variants): new, safe to add any time."""
+
+    originals: tuple[str, ...]
+    """Unhashed names (and variants) whose content changed."""
+
+    manifest: str | None
+    """The manifest name, or None when S3 already holds the same manifest."""
+
+    unchanged: int
+    """Staged files of this collection that S3 already holds."""
+
+    @property
+    def waves(self) -> tuple[tuple[str, ...], ...]:
+        manifest_wave = (self.manifest,) if self.manifest else ()
+        return tuple(
+            wave for wave in (self.immutable, self.originals, manifest_wave) if wave
+        )
+
+    @property
+    def upload_count(self) -> int:
+        return sum(len(wave) for wave in self.waves)
+
+
+def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
+    result = set(names)
+    result.update(
+        name + suffix
+        for name in list(result)
+        for suffix in COMPRESSED_VARIANT_SUFFIXES
+        if name + suffix in staged
+    )
+    return result
+
+
+def plan_publish(
+    *,
+    staged: Collection[str],
+    local_paths: Mapping[str, str],
+    remote_paths: Mapping[str, str] | None,
+    manifest_name: str,
+    manifest_unchanged: bool,
+) -> PublishPlan:
+    """Compute the uploads that make S3 serve the local collection.
+
+    ``staged`` holds the names of the files in the staging directory (a set,
+    for O(1) lookups), ``local_paths`` the new manifest's mapping and
+    ``remote_paths`` the deployed one's, or None when there is none.
+    """
+    deployed = remote_paths or {}
+    hashed_names = set(local_paths.values())
+    missing = hashed_names.difference(staged)
+    if missing:
+        raise StagedFileMissing(missing)
+
+    deployed_hashed_names = set(deployed.values())
+    new_hashed = hashed_names - deployed_hashed_names
+    # An original can be absent locally (whitenoise's keep-only-hashed mode).
+    changed_originals = {
+        name
+        for name, hashed in local_paths.items()
+        if name not in hashed_names and name in staged and deployed.get(name) != hashed
+    }
+
+    immutable = _with_variants(new_hashed, staged)
+    originals = _with_variants(changed_originals, staged) - immutable
+    collection = _with_variants(
+        hashed_names | {name for name in local_paths if name in staged}, staged
+    )
+    return PublishPlan(
+        immutable=tuple(sorted(immutable)),
+        originals=tuple(sorted(originals)),
+        manifest=None if manifest_unchanged else manifest_name,
+        unchanged=len(collection - immutable - originals),
+    )

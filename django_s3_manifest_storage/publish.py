@@ -1,0 +1,127 @@
+"""Carrying out a publish plan against S3: concurrent uploads, wave by wave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import PublishError, describe_s3_error
+from .object_parameters import gzip_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One staged file and how it goes to S3."""
+
+    name: str
+    path: Path
+    key: str
+    parameters: dict[str, Any]
+    gzip: bool
+
+
+@dataclass(frozen=True)
+class UploadFailure:
+    upload: Upload
+    reason: str
+
+
+class Uploader:
+    """Uploads files with a fixed number of requests in flight.
+
+    One client is shared by all threads (boto3 clients are thread-safe); its
+    connection pool must be at least ``concurrency`` wide.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        concurrency: int,
+        transfer_config: TransferConfig,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.concurrency = concurrency
+        self.transfer_config = transfer_config
+
+    def upload_one(self, upload: Upload) -> int:
+        """Upload one file, streamed from disk; return the bytes sent."""
+        if upload.gzip:
+            body = gzip_file(upload.path)
+            self.client.put_object(
+                Bucket=self.bucket, Key=upload.key, Body=body, **upload.parameters
+            )
+            return len(body)
+        size = upload.path.stat().st_size
+        if size >= self.transfer_config.multipart_threshold:
+            self.client.upload_file(
+                str(upload.path),
+                self.bucket,
+                upload.key,
+                ExtraArgs=upload.parameters,
+                Config=self.transfer_config,
+            )
+        else:
+            with upload.path.open("rb") as body_file:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=upload.key,
+                    Body=body_file,
+                    **upload.parameters,
+                )
+        return size
+
+    def upload_wave(
+        self,
+        uploads: Sequence[Upload],
+        on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
+    ) -> list[UploadFailure]:
+        """Upload every file; return the failures (all of them, not just the first)."""
+        if not uploads:
+            return []
+        failures: list[UploadFailure] = []
+        workers = min(self.concurrency, len(uploads))
+        with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
+            futures = {pool.submit(self.upload_one, upload): upload for upload in uploads}
+            for future in as_completed(futures):
+                upload = futures[future]
+                try:
+                    size = future.result()
+                except (BotoCoreError, ClientError, OSError) as error:
+                    failures.append(UploadFailure(upload, describe_s3_error(error)))
+                else:
+                    on_uploaded(upload, size)
+        return failures
+
+
+def failure_message(bucket: str, failures: Sequence[UploadFailure]) -> str:
+    shown = sorted(failures, key=lambda failure: failure.upload.name)[:10]
+    lines = [
+        f"{len(failures)} file(s) could not be uploaded to s3://{bucket}; "
+        "the deployed manifest was left unchanged, so the site still serves the "
+        "previous release. Rerun collectstatic to finish the deploy.",
+        *(
+            f"  {failure.upload.name} -> s3://{bucket}/{failure.upload.key}: "
+            f"{failure.reason}"
+            for failure in shown
+        ),
+    ]
+    if len(failures) > len(shown):
+        lines.append(f"  ... and {len(failures) - len(shown)} more")
+    return "\n".join(lines)
+
+
+def raise_for_failures(bucket: str, failures: Sequence[UploadFailure]) -> None:
+    if failures:
+        raise PublishError(failure_message(bucket, failures))

@@ -1,0 +1,31 @@
+"""Reading the deployed state from S3: one GET for the manifest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import PublishError, describe_s3_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def fetch_object(client: S3Client, bucket: str, key: str) -> bytes | None:
+    """Return an object's bytes, or None when the key does not exist."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+        return response["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
+            return None
+        raise PublishError(
+            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
+        ) from error
+    except BotoCoreError as error:
+        raise PublishError(
+            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
+        ) from error

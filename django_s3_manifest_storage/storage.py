@@ -1,0 +1,233 @@
+"""The Django-facing storage class. Thin: file operations are local, URLs and
+publication are remote."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from botocore.config import Config
+from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from storages.backends.s3 import S3StaticStorage
+from storages.utils import clean_name, safe_join
+
+from .deploy import PublishReport, publish_collection
+from .object_parameters import write_parameters
+from .options import SyncOptions
+from .publish import Uploader
+from .remote import fetch_object
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mypy_boto3_s3 import S3Client
+
+PostProcessResult = tuple[str, str | None, Any]
+
+
+class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignore[misc]
+    """A drop-in ``S3ManifestStaticStorage`` that collects locally and uploads
+    only what the deployed manifest lacks.
+
+    Accepts every django-storages S3 option and ``AWS_*`` setting, plus
+    ``upload_concurrency``, ``local_storage_class``, ``local_storage_options``
+    and ``staging_dir``.
+    """
+
+    last_publish: PublishReport | None = None
+
+    def __init__(self, **options: Any) -> None:
+        self.sync_options = SyncOptions.pop_from(options)
+        self.local_storage_class = self.sync_options.import_local_storage_class()
+        self._deployed_paths: dict[str, str] | None = None
+        super().__init__(**options)
+        # The manifest's name is the local storage's: it is the file uploaded.
+        self.manifest_name = self.local_storage_class.manifest_name
+        # One client serves every upload thread: give it a connection each,
+        # or urllib3 discards connections ("Connection pool is full").
+        pool_size = max(
+            self.client_config.max_pool_connections or 10,
+            self.sync_options.upload_concurrency,
+        )
+        self.client_config = self.client_config.merge(
+            Config(max_pool_connections=pool_size)
+        )
+
+    # Run time: URLs from the manifest --------------------------------------
+
+    # ManifestFilesMixin reads the manifest in __init__. A collectstatic run
+    # never needs the deployed manifest for URLs, and reading it there would
+    # cost an extra S3 GET, so it is read on the first URL lookup instead.
+    def load_manifest(self) -> tuple[dict[str, str] | None, str]:  # type: ignore[override]
+        return None, ""
+
+    @property  # type: ignore[misc]
+    def hashed_files(self) -> dict[str, str]:
+        if self._deployed_paths is None:
+            self._deployed_paths, self.manifest_hash = super().load_manifest()
+        return self._deployed_paths
+
+    @hashed_files.setter
+    def hashed_files(self, paths: dict[str, str] | None) -> None:
+        self._deployed_paths = paths
+
+    def read_manifest(self) -> str | None:
+        """The staged manifest when there is one (it matches this code's
+        release), else the deployed one on S3: one GET."""
+        persistent_staging = self.persistent_staging_dir
+        if persistent_staging is not None:
+            staged = persistent_staging / self.manifest_name
+            if staged.is_file():
+                return staged.read_text(encoding="utf-8")
+        content = self.fetch_deployed_manifest()
+        return None if content is None else content.decode("utf-8")
+
+    # Local staging: every file operation of collectstatic lands here -------
+
+    @property
+    def persistent_staging_dir(self) -> Path | None:
+        """The staging directory when it outlives the process, else None."""
+        if self.sync_options.staging_dir is not None:
+            return self.sync_options.staging_dir
+        if settings.STATIC_ROOT:
+            return Path(settings.STATIC_ROOT)
+        return None
+
+    @cached_property
+    def staging_dir(self) -> Path:
+        persistent = self.persistent_staging_dir
+        if persistent is not None:
+            return persistent
+        return Path(tempfile.mkdtemp(prefix="s3-manifest-staging-"))
+
+    @cached_property
+    def local_storage(self) -> ManifestFilesMixin:
+        return self.local_storage_class(
+            location=str(self.staging_dir), **self.sync_options.local_storage_options
+        )
+
+    @property
+    def _local(self) -> Storage:
+        local: Storage = self.local_storage  # type: ignore[assignment]
+        return local
+
+    def path(self, name: str) -> str:
+        return self._local.path(name)
+
+    def exists(self, name: str) -> bool:
+        return self._local.exists(name)
+
+    def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        return self._local.open(name, mode)
+
+    def save(
+        self, name: str | None, content: IO[Any], max_length: int | None = None
+    ) -> str:
+        return self._local.save(name, content, max_length)
+
+    def delete(self, name: str) -> None:
+        self._local.delete(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return self._local.listdir(path)
+
+    def size(self, name: str) -> int:
+        return self._local.size(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        return self._local.get_modified_time(name)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        return self._local.get_accessed_time(name)
+
+    def get_created_time(self, name: str) -> datetime:
+        return self._local.get_created_time(name)
+
+    # Publication -------------------------------------------------------------
+
+    def post_process(
+        self, paths: dict[str, Any], dry_run: bool = False, **options: Any
+    ) -> Iterator[PostProcessResult]:
+        """Hash locally (passing Django's results through untouched), then
+        publish the delta to S3."""
+        processed = self.local_storage.post_process(paths, dry_run=dry_run, **options)
+        if dry_run:
+            yield from processed
+            return
+        # Read the deployed manifest while the local hashing runs.
+        deployed_manifest = _in_background(self.fetch_deployed_manifest)
+        failed = False
+        for original_name, processed_name, result in processed:
+            failed = failed or isinstance(result, Exception)
+            yield original_name, processed_name, result
+        if failed:
+            return
+        self.last_publish = publish_collection(
+            staging=self.staging_dir,
+            manifest_name=self.manifest_name,
+            remote_manifest=deployed_manifest.result(),
+            destination=self,
+            uploader=Uploader(
+                self.s3_client,
+                self.bucket_name,
+                concurrency=self.sync_options.upload_concurrency,
+                transfer_config=self.transfer_config,
+            ),
+        )
+        self.hashed_files = dict(self.local_storage.hashed_files)
+        if self.persistent_staging_dir is None:
+            self.discard_temporary_staging()
+
+    def discard_temporary_staging(self) -> None:
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        del self.staging_dir
+        del self.local_storage
+
+    @cached_property
+    def s3_client(self) -> S3Client:
+        client: S3Client = self.connection.meta.client
+        return client
+
+    def fetch_deployed_manifest(self) -> bytes | None:
+        return fetch_object(
+            self.s3_client, self.bucket_name, self.object_key(self.manifest_name)
+        )
+
+    def object_key(self, name: str) -> str:
+        """The S3 key for a name, under ``location`` (never outside it)."""
+        key: str = safe_join(self.location, clean_name(name))
+        return key
+
+    def upload_parameters(self, key: str) -> dict[str, Any]:
+        """Parameters for uploading ``key``: ``get_object_parameters(key)``
+        completed with Content-Type and the default ACL, as django-storages
+        does. Override ``get_object_parameters`` to customise."""
+        return write_parameters(
+            key,
+            self.get_object_parameters(key),
+            default_acl=self.default_acl,
+            default_content_type=self.default_content_type,
+        )
+
+    def should_gzip(self, parameters: dict[str, Any]) -> bool:
+        """django-storages' ``gzip`` option: compress these content types."""
+        return bool(
+            self.gzip
+            and parameters["ContentType"] in self.gzip_content_types
+            and "ContentEncoding" not in parameters
+        )
+
+
+def _in_background(function: Any) -> Future[Any]:
+    executor = ThreadPoolExecutor(1, thread_name_prefix="s3-manifest-read")
+    future = executor.submit(function)
+    executor.shutdown(wait=False)
+    return future

@@ -1,0 +1,240 @@
+"""Fixtures: a real S3 endpoint over loopback, a bucket per test, a static
+source tree, and a ``deploy`` helper that runs the stock collectstatic.
+
+By default moto's S3 runs in server mode on 127.0.0.1, started here. Point the
+suite at another S3-compatible endpoint (MinIO, AWS) with
+``S3_TEST_ENDPOINT_URL``, ``S3_TEST_ACCESS_KEY_ID``,
+``S3_TEST_SECRET_ACCESS_KEY`` and ``S3_TEST_REGION``; assertions on request
+counts and injected faults need the bundled server and are skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.management import call_command
+from django.test import override_settings
+
+from django_s3_manifest_storage.testing.s3_server import Fault, LocalS3Server
+
+# Never read the developer's AWS configuration or reach a metadata service.
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ.pop("AWS_PROFILE", None)
+
+EXTERNAL_ENDPOINT = os.environ.get("S3_TEST_ENDPOINT_URL")
+ACCESS_KEY = os.environ.get("S3_TEST_ACCESS_KEY_ID", "testing-access-key")
+SECRET_KEY = os.environ.get("S3_TEST_SECRET_ACCESS_KEY", "testing-secret-key")
+REGION = os.environ.get("S3_TEST_REGION", "us-east-1")
+BACKEND = "django_s3_manifest_storage.ManifestSyncS3Storage"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[LocalS3Server | None]:
+    if EXTERNAL_ENDPOINT:
+        yield None
+        return
+    with LocalS3Server() as server:
+        yield server
+
+
+@dataclass
+class S3Bucket:
+    """A fresh bucket and what the server saw."""
+
+    endpoint_url: str
+    name: str
+    server: LocalS3Server | None
+    client: Any = field(repr=False)
+
+    def options(self, **overrides: Any) -> dict[str, Any]:
+        """django-storages OPTIONS pointing at this bucket."""
+        return {
+            "bucket_name": self.name,
+            "endpoint_url": self.endpoint_url,
+            "access_key": ACCESS_KEY,
+            "secret_key": SECRET_KEY,
+            "region_name": REGION,
+            "location": "static",
+            **overrides,
+        }
+
+    @property
+    def bundled_server(self) -> LocalS3Server:
+        if self.server is None:
+            pytest.skip("request counts and faults need the bundled S3 server")
+        return self.server
+
+    def counts(self) -> Counter[str]:
+        return self.bundled_server.counts()
+
+    def clear_log(self) -> None:
+        if self.server is not None:
+            self.server.clear_log()
+
+    def put_keys(self) -> list[str]:
+        """Keys of this bucket's PUT requests, in the order the server got them."""
+        return [
+            request.key
+            for request in self.bundled_server.requests
+            if request.method == "PUT" and request.bucket == self.name
+        ]
+
+    def add_fault(self, fault: Fault) -> Fault:
+        return self.bundled_server.add_fault(fault)
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        keys = [
+            entry["Key"]
+            for page in paginator.paginate(Bucket=self.name, Prefix=prefix)
+            for entry in page.get("Contents", ())
+        ]
+        return {key: self.get(key) for key in keys}
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+        return body
+
+    def head(self, key: str) -> dict[str, Any]:
+        response: dict[str, Any] = self.client.head_object(Bucket=self.name, Key=key)
+        return response
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=key, Body=body)
+
+
+@pytest.fixture
+def s3(s3_server: LocalS3Server | None) -> Iterator[S3Bucket]:
+    endpoint = EXTERNAL_ENDPOINT or (s3_server.endpoint_url if s3_server else "")
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name=REGION,
+    )
+    bucket = S3Bucket(endpoint, f"test-{uuid.uuid4().hex[:20]}", s3_server, client)
+    client.create_bucket(Bucket=bucket.name)
+    if s3_server is not None:
+        s3_server.clear_faults()
+        s3_server.clear_log()
+    yield bucket
+    if s3_server is not None:
+        s3_server.clear_faults()
+    for key in bucket.objects():
+        client.delete_object(Bucket=bucket.name, Key=key)
+    client.delete_bucket(Bucket=bucket.name)
+
+
+# A small project: CSS that references an image, a font and other CSS, so
+# that hashing rewrites references and changes propagate.
+SOURCE_FILES: dict[str, bytes] = {
+    "css/site.css": (
+        b'@font-face { font-family: "Icons"; src: url("../fonts/icons.woff2"); }\n'
+        b'body { background: url("../img/bg.png"); font-family: "Icons"; }\n'
+    ),
+    "css/print.css": b'@import url("site.css");\nbody { color: black; }\n',
+    "css/plain.css": b"p { margin: 0; }\n",
+    "img/bg.png": b"\x89PNG\r\n\x1a\n background v1",
+    "img/logo.png": b"\x89PNG\r\n\x1a\n logo",
+    "fonts/icons.woff2": b"wOF2 font bytes",
+    "js/app.js": b'console.log("app");\n',
+    "data/config.json": b'{"enabled": true}\n',
+}
+
+
+@dataclass
+class StaticSource:
+    root: Path
+
+    def write(self, name: str, content: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    def touch_all(self) -> None:
+        """Make every source newer than anything collected, as a fresh checkout."""
+        later = time.time() + 3600
+        for path in self.root.rglob("*"):
+            os.utime(path, (later, later))
+
+
+@pytest.fixture
+def static_source(tmp_path: Path) -> StaticSource:
+    source = StaticSource(tmp_path / "source")
+    for name, content in SOURCE_FILES.items():
+        source.write(name, content)
+    return source
+
+
+Deploy = Callable[..., Any]
+
+
+@pytest.fixture
+def deploy(s3: S3Bucket, static_source: StaticSource) -> Deploy:
+    """Run ``collectstatic`` with ManifestSyncS3Storage; return the storage."""
+
+    def run(
+        *,
+        static_root: Path | None = None,
+        backend: str = BACKEND,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> Any:
+        storages = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": backend, "OPTIONS": s3.options(**options)},
+        }
+        with override_settings(
+            STATICFILES_DIRS=[str(static_source.root)],
+            STATIC_ROOT=str(static_root) if static_root else None,
+            STORAGES=storages,
+        ):
+            call_command(
+                "collectstatic", interactive=False, verbosity=0, dry_run=dry_run
+            )
+            return staticfiles_storage._wrapped
+
+    return run
+
+
+@pytest.fixture
+def reference_collection(static_source: StaticSource, tmp_path: Path) -> Callable[
+    [], dict[str, bytes]
+]:
+    """What plain ManifestStaticFilesStorage writes locally for the source."""
+
+    def collect() -> dict[str, bytes]:
+        root = tmp_path / f"reference-{uuid.uuid4().hex[:8]}"
+        storages = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "django.contrib.staticfiles.storage."
+                "ManifestStaticFilesStorage"
+            },
+        }
+        with override_settings(
+            STATICFILES_DIRS=[str(static_source.root)],
+            STATIC_ROOT=str(root),
+            STORAGES=storages,
+        ):
+            call_command("collectstatic", interactive=False, verbosity=0)
+        return {
+            path.relative_to(root).as_posix(): path.read_bytes()
+            for path in root.rglob("*")
+            if path.is_file()
+        }
+
+    return collect
