@@ -29,8 +29,10 @@ class SyncOptions:
     def pop_from(cls, options: dict[str, Any]) -> SyncOptions:
         """Remove this package's keys from ``options`` and validate them."""
         concurrency = options.pop("upload_concurrency", DEFAULT_UPLOAD_CONCURRENCY)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or (
-            concurrency < 1
+        if (
+            isinstance(concurrency, bool)
+            or not isinstance(concurrency, int)
+            or (concurrency < 1)
         ):
             raise ImproperlyConfigured(
                 "STORAGES['staticfiles']['OPTIONS']['upload_concurrency'] must be "

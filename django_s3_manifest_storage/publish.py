@@ -93,7 +93,9 @@ class Uploader:
         failures: list[UploadFailure] = []
         workers = min(self.concurrency, len(uploads))
         with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
-            futures = {pool.submit(self.upload_one, upload): upload for upload in uploads}
+            futures = {
+                pool.submit(self.upload_one, upload): upload for upload in uploads
+            }
             for future in as_completed(futures):
                 upload = futures[future]
                 try:

@@ -43,6 +43,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     """
 
     last_publish: PublishReport | None = None
+    client_config: Config
 
     def __init__(self, **options: Any) -> None:
         self.sync_options = SyncOptions.pop_from(options)
@@ -54,7 +55,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         # One client serves every upload thread: give it a connection each,
         # or urllib3 discards connections ("Connection pool is full").
         pool_size = max(
-            self.client_config.max_pool_connections or 10,
+            getattr(self.client_config, "max_pool_connections", None) or 10,
             self.sync_options.upload_concurrency,
         )
         self.client_config = self.client_config.merge(
@@ -66,20 +67,23 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     # ManifestFilesMixin reads the manifest in __init__. A collectstatic run
     # never needs the deployed manifest for URLs, and reading it there would
     # cost an extra S3 GET, so it is read on the first URL lookup instead.
-    def load_manifest(self) -> tuple[dict[str, str] | None, str]:  # type: ignore[override]
+    def load_manifest(self) -> Any:
         return None, ""
 
-    @property  # type: ignore[misc]
+    @property
     def hashed_files(self) -> dict[str, str]:
         if self._deployed_paths is None:
-            self._deployed_paths, self.manifest_hash = super().load_manifest()
+            # The stubs say dict; Django returns (paths, manifest hash).
+            loaded: tuple[dict[str, str], str] = super().load_manifest()  # type: ignore[assignment]
+            self._deployed_paths, self.manifest_hash = loaded
         return self._deployed_paths
 
     @hashed_files.setter
     def hashed_files(self, paths: dict[str, str] | None) -> None:
         self._deployed_paths = paths
 
-    def read_manifest(self) -> str | None:
+    # Django returns None when there is no manifest; the stubs say str.
+    def read_manifest(self) -> str | None:  # type: ignore[override]
         """The staged manifest when there is one (it matches this code's
         release), else the deployed one on S3: one GET."""
         persistent_staging = self.persistent_staging_dir
@@ -153,7 +157,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
 
     # Publication -------------------------------------------------------------
 
-    def post_process(
+    def post_process(  # type: ignore[override]
         self, paths: dict[str, Any], dry_run: bool = False, **options: Any
     ) -> Iterator[PostProcessResult]:
         """Hash locally (passing Django's results through untouched), then

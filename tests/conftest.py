@@ -211,9 +211,9 @@ def deploy(s3: S3Bucket, static_source: StaticSource) -> Deploy:
 
 
 @pytest.fixture
-def reference_collection(static_source: StaticSource, tmp_path: Path) -> Callable[
-    [], dict[str, bytes]
-]:
+def reference_collection(
+    static_source: StaticSource, tmp_path: Path
+) -> Callable[[], dict[str, bytes]]:
     """What plain ManifestStaticFilesStorage writes locally for the source."""
 
     def collect() -> dict[str, bytes]:

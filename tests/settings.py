@@ -6,7 +6,5 @@ USE_TZ = True
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates"}]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

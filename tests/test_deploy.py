@@ -39,17 +39,24 @@ def test_first_deploy_uploads_the_local_collection_manifest_last(
     assert len(put_keys) == len(expected)
     assert put_keys[-1] == MANIFEST_KEY
     # Before the first upload: only the read of the deployed manifest.
-    first_put = next(i for i, r in enumerate(s3.bundled_server.requests) if r.method == "PUT")
+    first_put = next(
+        i for i, r in enumerate(s3.bundled_server.requests) if r.method == "PUT"
+    )
     assert [r.kind for r in s3.bundled_server.requests[:first_put]] == ["GET"]
     assert storage.last_publish.unchanged == 0
     assert len(storage.last_publish.uploaded) == len(expected)
 
 
-def test_hashed_files_are_uploaded_before_originals(s3: S3Bucket, deploy: Deploy) -> None:
+def test_hashed_files_are_uploaded_before_originals(
+    s3: S3Bucket, deploy: Deploy
+) -> None:
     deploy()
 
     manifest = deployed_manifest(s3)
-    order = {name: i for i, name in enumerate(k.removeprefix("static/") for k in s3.put_keys())}
+    order = {
+        name: i
+        for i, name in enumerate(k.removeprefix("static/") for k in s3.put_keys())
+    }
     last_hashed = max(order[hashed] for hashed in manifest.values())
     first_original = min(order[original] for original in manifest)
     assert last_hashed < first_original
@@ -172,7 +179,12 @@ def test_failed_upload_keeps_the_old_manifest_and_a_rerun_finishes(
     old_manifest = s3.get(MANIFEST_KEY)
     static_source.write("css/plain.css", b"p { margin: 1em; }\n")
     s3.add_fault(
-        Fault("PUT", key_pattern=r"css/plain\.[0-9a-f]{12}\.css$", status=403, code="AccessDenied")
+        Fault(
+            "PUT",
+            key_pattern=r"css/plain\.[0-9a-f]{12}\.css$",
+            status=403,
+            code="AccessDenied",
+        )
     )
 
     with pytest.raises(PublishError) as failure:
@@ -200,7 +212,9 @@ def test_failed_upload_keeps_the_old_manifest_and_a_rerun_finishes(
 def test_failed_upload_makes_manage_py_exit_non_zero(
     s3: S3Bucket, deploy: Deploy, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s3.add_fault(Fault("PUT", key_pattern=r"js/app\.js$", status=403, code="AccessDenied"))
+    s3.add_fault(
+        Fault("PUT", key_pattern=r"js/app\.js$", status=403, code="AccessDenied")
+    )
     with pytest.raises(CommandError) as failure:
         deploy()
     assert isinstance(failure.value, PublishError)

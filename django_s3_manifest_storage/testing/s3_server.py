@@ -70,6 +70,13 @@ class Fault:
         )
 
 
+class QuietRequestHandler(MotoRequestHandler):
+    """The request log is kept in memory; don't print a line per request."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 def _parse_request(environ: dict[str, Any]) -> RecordedRequest:
     path = unquote(environ.get("PATH_INFO", ""))
     bucket, _, key = path.lstrip("/").partition("/")
@@ -115,7 +122,7 @@ class LocalS3Server:
             self._port,
             self._wrap(moto_app),
             threaded=True,
-            request_handler=MotoRequestHandler,
+            request_handler=QuietRequestHandler,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-s3", daemon=True
