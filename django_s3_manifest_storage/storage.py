@@ -19,7 +19,7 @@ from django.core.files.storage import Storage
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .deploy import PublishReport, publish_collection
+from .deploy import PublishReport, logger, publish_collection
 from .object_parameters import write_parameters
 from .options import SyncOptions
 from .publish import Uploader
@@ -186,6 +186,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
                 transfer_config=self.transfer_config,
             ),
         )
+        logger.info(self.last_publish.summary())
         self.hashed_files = dict(self.local_storage.hashed_files)
         if self.persistent_staging_dir is None:
             self.discard_temporary_staging()

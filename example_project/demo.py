@@ -1,0 +1,112 @@
+"""The demo: deploy the example site's static files to S3 twice, then show
+the hashed URLs the site renders.
+
+With no S3 configured (``STATIC_S3_BUCKET`` unset), it starts a local S3 on
+127.0.0.1 first, so it runs anywhere:
+
+    python3 dev.py demo
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "site_assets" / "static"
+
+
+def deploy(title: str, env: dict[str, str], server: object | None) -> None:
+    print(f"\n=== {title} ===", flush=True)
+    if server is not None:
+        server.clear_log()  # type: ignore[attr-defined]
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=HERE,
+        env=env,
+        check=True,
+    )
+    if server is None:
+        return
+    counts = server.counts()  # type: ignore[attr-defined]
+    print(
+        "S3 saw:", ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing"
+    )
+    uploaded = [r.key for r in server.requests if r.method == "PUT"]  # type: ignore[attr-defined]
+    print(f"Uploaded {len(uploaded)} object(s)", end="")
+    if uploaded:
+        shown = [key for key in uploaded if "/site/" in key or key.endswith(".json")]
+        print(", among them:")
+        for key in shown:
+            print(f"  {key}")
+    else:
+        print(".")
+
+
+def touch_sources() -> None:
+    """Make every source newer, as a fresh CI checkout would."""
+    now = time.time()
+    for path in SOURCES.rglob("*"):
+        os.utime(path, (now, now))
+
+
+def show_urls(env: dict[str, str]) -> None:
+    print("\n=== URLs the site renders (manifest read from S3) ===", flush=True)
+    script = (
+        "from django.templatetags.static import static\n"
+        "for name in ('site/css/site.css', 'site/img/logo.svg', "
+        "'site/js/site.js', 'admin/css/base.css'):\n"
+        "    print(f'{name:24} -> {static(name)}')\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", script],
+        cwd=HERE,
+        env=env,
+        check=True,
+    )
+
+
+def main() -> None:
+    env = dict(os.environ)
+    server = None
+    if not env.get("STATIC_S3_BUCKET"):
+        import boto3
+
+        from django_s3_manifest_storage.testing.s3_server import LocalS3Server
+
+        server = LocalS3Server().start()
+        env.update(
+            STATIC_S3_BUCKET="example-static",
+            STATIC_S3_ENDPOINT_URL=server.endpoint_url,
+            AWS_ACCESS_KEY_ID="demo",
+            AWS_SECRET_ACCESS_KEY="demo",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+        boto3.client(
+            "s3",
+            endpoint_url=server.endpoint_url,
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="example-static")
+        print(f"Started a local S3 at {server.endpoint_url} (bucket example-static)")
+    try:
+        deploy("First deploy: empty bucket", env, server)
+        touch_sources()
+        deploy(
+            "Redeploy, nothing changed (sources touched, fresh staging)", env, server
+        )
+        show_urls(env)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SiteAssetsConfig(AppConfig):
+    name = "site_assets"

@@ -1,0 +1,65 @@
+"""Test matrix, lint, type checks, the demo and the benchmark.
+
+Run through ``python3 dev.py ...`` (see README), or ``nox`` directly.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+# Django 5.2 supports Python 3.10+; 6.0 and 6.1 need 3.12+.
+MATRIX = [
+    *(
+        nox.param(python, "5.2", id=f"{python}-django5.2")
+        for python in ("3.10", "3.11", "3.12", "3.13")
+    ),
+    *(
+        nox.param(python, "6.0", id=f"{python}-django6.0")
+        for python in ("3.12", "3.13")
+    ),
+    *(
+        nox.param(python, "6.1", id=f"{python}-django6.1")
+        for python in ("3.12", "3.13")
+    ),
+]
+TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.9", "brotli")
+
+
+@nox.session
+@nox.parametrize(("python", "django"), MATRIX)
+def tests(session: nox.Session, django: str) -> None:
+    session.install(
+        f"django~={django}.0", "-e", ".[testing,whitenoise]", *TEST_REQUIREMENTS
+    )
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="3.12")
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.12")
+def typecheck(session: nox.Session) -> None:
+    session.install(
+        "-e",
+        ".[testing,whitenoise]",
+        "mypy",
+        "django-stubs",
+        "boto3-stubs[s3]",
+        "pytest",
+        "pytest-django",
+    )
+    session.run("mypy")
+
+
+@nox.session(python="3.12")
+def demo(session: nox.Session) -> None:
+    session.install("-e", ".[testing]")
+    session.run("python", "example_project/demo.py", *session.posargs)
