@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,8 +14,14 @@ from .errors import PublishError
 from .manifest import InvalidManifest, parse_manifest_paths
 from .plan import PublishPlan, StagedFileMissing, plan_publish
 from .publish import Upload, Uploader, raise_for_failures
+from .remote import RemoteObject
 
 logger = logging.getLogger("django_s3_manifest_storage")
+
+# User metadata stored on the manifest object (x-amz-meta-*).
+SOURCES_METADATA_KEY = "collection-sources"
+CONTEXT_METADATA_KEY = "collection-context"
+PARAMETERS_METADATA_KEY = "collection-parameters"
 
 
 class Destination(Protocol):
@@ -28,6 +35,66 @@ class Destination(Protocol):
 
     def should_gzip(self, parameters: dict[str, Any]) -> bool: ...
 
+    def parameters_digest(self, names: Collection[str]) -> str: ...
+
+
+@dataclass(frozen=True)
+class CollectionStamp:
+    """What is recorded with a published manifest about how it was made."""
+
+    sources: str | None
+    """Digest of every source file and of the context."""
+
+    context: str | None
+    """Digest of the context alone: storage class, settings, versions."""
+
+    parameters: str | None
+    """Digest of the upload parameters of every name in the collection."""
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
+        return cls(
+            metadata.get(SOURCES_METADATA_KEY),
+            metadata.get(CONTEXT_METADATA_KEY),
+            metadata.get(PARAMETERS_METADATA_KEY),
+        )
+
+    def metadata(self) -> dict[str, str]:
+        values = {
+            SOURCES_METADATA_KEY: self.sources,
+            CONTEXT_METADATA_KEY: self.context,
+            PARAMETERS_METADATA_KEY: self.parameters,
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """The manifest live on S3, if any, and its stamp."""
+
+    manifest: bytes | None
+    paths: dict[str, str] | None
+    stamp: CollectionStamp
+
+    @classmethod
+    def from_remote(cls, remote: RemoteObject | None, location: str) -> DeployedState:
+        if remote is None:
+            return cls(None, None, CollectionStamp(None, None, None))
+        try:
+            paths: dict[str, str] | None = parse_manifest_paths(remote.body)
+        except InvalidManifest as problem:
+            logger.warning(
+                "The manifest at %s is unusable (%s); uploading the whole collection.",
+                location,
+                problem,
+            )
+            paths = None
+        return cls(remote.body, paths, CollectionStamp.from_metadata(remote.metadata))
+
+    def collection_names(self) -> set[str]:
+        paths = self.paths or {}
+        return {*paths, *paths.values()}
+
 
 @dataclass(frozen=True)
 class PublishReport:
@@ -36,12 +103,14 @@ class PublishReport:
     uploaded_bytes: int
     unchanged: int
     seconds: float
+    reused_deployed: bool = False
 
     def summary(self) -> str:
+        how = " (no source changed: hashing skipped)" if self.reused_deployed else ""
         return (
             f"Published to {self.destination}: {len(self.uploaded)} file(s) "
             f"uploaded ({self.uploaded_bytes:,} bytes), {self.unchanged} unchanged, "
-            f"in {self.seconds:.1f}s."
+            f"in {self.seconds:.1f}s{how}."
         )
 
 
@@ -55,26 +124,22 @@ def staged_names(root: Path) -> set[str]:
     return names
 
 
-def deployed_paths(
-    remote_manifest: bytes | None, location: str
-) -> dict[str, str] | None:
-    """The deployed manifest's paths; None (a first deploy) if absent or invalid."""
-    if remote_manifest is None:
-        return None
-    try:
-        return parse_manifest_paths(remote_manifest)
-    except InvalidManifest as problem:
-        logger.warning(
-            "The manifest at %s is unusable (%s); uploading the whole collection.",
-            location,
-            problem,
-        )
-        return None
+def destination_url(destination: Destination) -> str:
+    prefix = destination.object_key("x")[:-1].rstrip("/")
+    return f"s3://{destination.bucket_name}/{prefix}".rstrip("/")
 
 
-def plan_for_staging(
-    staging: Path, manifest_name: str, remote_manifest: bytes | None, location: str
-) -> PublishPlan:
+def publish_collection(
+    *,
+    staging: Path,
+    manifest_name: str,
+    deployed: DeployedState,
+    sources_fingerprint: str | None,
+    context: str | None,
+    destination: Destination,
+    uploader: Uploader,
+) -> PublishReport:
+    started = time.monotonic()
     local_manifest = (staging / manifest_name).read_bytes()
     try:
         local_paths = parse_manifest_paths(local_manifest)
@@ -83,30 +148,35 @@ def plan_for_staging(
             f"The manifest just written to {staging / manifest_name} is unusable "
             f"({problem}); nothing was uploaded."
         ) from problem
+    stamp = CollectionStamp(
+        sources_fingerprint,
+        context,
+        destination.parameters_digest({*local_paths, *local_paths.values()}),
+    )
+    # New upload parameters must reach every object, changed or not. The
+    # deployed names' parameters under today's rules tell if the rules changed.
+    parameters_changed = deployed.stamp.parameters not in (
+        None,
+        destination.parameters_digest(deployed.collection_names()),
+    )
+    # Another local storage class, version or setting may write files the
+    # manifest does not list (compressed variants): upload everything.
+    context_changed = deployed.stamp.context not in (None, context)
     try:
-        return plan_publish(
+        plan: PublishPlan = plan_publish(
             staged=staged_names(staging),
             local_paths=local_paths,
-            remote_paths=deployed_paths(remote_manifest, location),
+            remote_paths=(
+                None if parameters_changed or context_changed else deployed.paths
+            ),
             manifest_name=manifest_name,
-            manifest_unchanged=remote_manifest == local_manifest,
+            manifest_unchanged=(
+                deployed.manifest == local_manifest and deployed.stamp == stamp
+            ),
         )
     except StagedFileMissing as missing:
         raise PublishError(f"{missing} (staging directory: {staging})") from missing
 
-
-def publish_collection(
-    *,
-    staging: Path,
-    manifest_name: str,
-    remote_manifest: bytes | None,
-    destination: Destination,
-    uploader: Uploader,
-) -> PublishReport:
-    started = time.monotonic()
-    manifest_key = destination.object_key(manifest_name)
-    location = f"s3://{destination.bucket_name}/{manifest_key}"
-    plan = plan_for_staging(staging, manifest_name, remote_manifest, location)
     uploaded_bytes = 0
 
     def count_bytes(upload: Upload, size: int) -> None:
@@ -115,12 +185,13 @@ def publish_collection(
 
     for wave in plan.waves:
         uploads = [_upload_for(staging, name, destination) for name in wave]
+        if wave == (plan.manifest,):
+            uploads = [_with_metadata(upload, stamp.metadata()) for upload in uploads]
         raise_for_failures(
             destination.bucket_name, uploader.upload_wave(uploads, count_bytes)
         )
-    prefix = manifest_key[: -len(manifest_name)].rstrip("/")
     return PublishReport(
-        destination=f"s3://{destination.bucket_name}/{prefix}",
+        destination=destination_url(destination),
         uploaded=tuple(name for wave in plan.waves for name in wave),
         uploaded_bytes=uploaded_bytes,
         unchanged=plan.unchanged,
@@ -137,3 +208,9 @@ def _upload_for(staging: Path, name: str, destination: Destination) -> Upload:
     return Upload(
         name=name, path=staging / name, key=key, parameters=parameters, gzip=gzip
     )
+
+
+def _with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
+    parameters = dict(upload.parameters)
+    parameters["Metadata"] = {**parameters.get("Metadata", {}), **metadata}
+    return Upload(upload.name, upload.path, upload.key, parameters, upload.gzip)

@@ -24,6 +24,7 @@ class SyncOptions:
     local_storage_class: str = DEFAULT_LOCAL_STORAGE_CLASS
     local_storage_options: dict[str, Any] = field(default_factory=dict)
     staging_dir: Path | None = None
+    skip_unchanged: bool = True
 
     @classmethod
     def pop_from(cls, options: dict[str, Any]) -> SyncOptions:
@@ -46,11 +47,18 @@ class SyncOptions:
                 f"be a dict, not {type(local_options).__name__}."
             )
         staging_dir = options.pop("staging_dir", None)
+        skip_unchanged = options.pop("skip_unchanged", True)
+        if not isinstance(skip_unchanged, bool):
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['skip_unchanged'] must be "
+                f"True or False, not {skip_unchanged!r}."
+            )
         return cls(
             upload_concurrency=concurrency,
             local_storage_class=local_class,
             local_storage_options=local_options,
             staging_dir=Path(staging_dir) if staging_dir else None,
+            skip_unchanged=skip_unchanged,
         )
 
     def import_local_storage_class(self) -> type[ManifestFilesMixin]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,11 +15,17 @@ if TYPE_CHECKING:
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
-def fetch_object(client: S3Client, bucket: str, key: str) -> bytes | None:
-    """Return an object's bytes, or None when the key does not exist."""
+@dataclass(frozen=True)
+class RemoteObject:
+    body: bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None:
+    """Return an object's bytes and user metadata, or None when it is absent."""
     try:
         response = client.get_object(Bucket=bucket, Key=key)
-        return response["Body"].read()
+        return RemoteObject(response["Body"].read(), response.get("Metadata", {}))
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None

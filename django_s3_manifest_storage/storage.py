@@ -3,14 +3,17 @@ publication are remote."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import django
 from botocore.config import Config
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
@@ -19,11 +22,23 @@ from django.core.files.storage import Storage
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .deploy import PublishReport, logger, publish_collection
+from .deploy import (
+    DeployedState,
+    PublishReport,
+    destination_url,
+    logger,
+    publish_collection,
+)
+from .fingerprint import (
+    context_digest,
+    digest_found_files,
+    parameters_digest,
+    sources_fingerprint,
+)
 from .object_parameters import write_parameters
 from .options import SyncOptions
 from .publish import Uploader
-from .remote import fetch_object
+from .remote import RemoteObject, fetch_object
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -91,8 +106,8 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             staged = persistent_staging / self.manifest_name
             if staged.is_file():
                 return staged.read_text(encoding="utf-8")
-        content = self.fetch_deployed_manifest()
-        return None if content is None else content.decode("utf-8")
+        deployed = self.fetch_deployed_manifest()
+        return None if deployed is None else deployed.body.decode("utf-8")
 
     # Local staging: every file operation of collectstatic lands here -------
 
@@ -161,35 +176,95 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self, paths: dict[str, Any], dry_run: bool = False, **options: Any
     ) -> Iterator[PostProcessResult]:
         """Hash locally (passing Django's results through untouched), then
-        publish the delta to S3."""
-        processed = self.local_storage.post_process(paths, dry_run=dry_run, **options)
+        publish the delta to S3. Skip both when no source changed."""
         if dry_run:
-            yield from processed
+            yield from self.local_storage.post_process(paths, dry_run=True, **options)
             return
-        # Read the deployed manifest while the local hashing runs.
-        deployed_manifest = _in_background(self.fetch_deployed_manifest)
-        failed = False
-        for original_name, processed_name, result in processed:
-            failed = failed or isinstance(result, Exception)
-            yield original_name, processed_name, result
-        if failed:
-            return
-        self.last_publish = publish_collection(
-            staging=self.staging_dir,
-            manifest_name=self.manifest_name,
-            remote_manifest=deployed_manifest.result(),
-            destination=self,
-            uploader=Uploader(
-                self.s3_client,
-                self.bucket_name,
-                concurrency=self.sync_options.upload_concurrency,
-                transfer_config=self.transfer_config,
-            ),
+        started = time.monotonic()
+        # Read the deployed manifest while the sources are fingerprinted.
+        remote_manifest = _in_background(self.fetch_deployed_manifest)
+        context = context_digest(self.fingerprint_context())
+        sources = sources_fingerprint(digest_found_files(paths), context)
+        deployed = DeployedState.from_remote(
+            remote_manifest.result(),
+            f"s3://{self.bucket_name}/{self.object_key(self.manifest_name)}",
         )
-        logger.info(self.last_publish.summary())
-        self.hashed_files = dict(self.local_storage.hashed_files)
+        if self.sync_options.skip_unchanged and self.is_deployed(deployed, sources):
+            report = self.adopt_deployed(deployed, time.monotonic() - started)
+        else:
+            failed = False
+            for (
+                original_name,
+                processed_name,
+                result,
+            ) in self.local_storage.post_process(paths, dry_run=False, **options):
+                failed = failed or isinstance(result, Exception)
+                yield original_name, processed_name, result
+            if failed:
+                return
+            self.last_publish = report = publish_collection(
+                staging=self.staging_dir,
+                manifest_name=self.manifest_name,
+                deployed=deployed,
+                sources_fingerprint=sources,
+                context=context,
+                destination=self,
+                uploader=Uploader(
+                    self.s3_client,
+                    self.bucket_name,
+                    concurrency=self.sync_options.upload_concurrency,
+                    transfer_config=self.transfer_config,
+                ),
+            )
+            self.hashed_files = dict(self.local_storage.hashed_files)
+        logger.info(report.summary())
         if self.persistent_staging_dir is None:
             self.discard_temporary_staging()
+
+    def fingerprint_context(self) -> dict[str, Any]:
+        """Everything besides the sources that shapes the collection."""
+        return {
+            "django": django.__version__,
+            "django-s3-manifest-storage": _version("django-s3-manifest-storage"),
+            "whitenoise": _version("whitenoise"),
+            "local_storage_class": self.sync_options.local_storage_class,
+            "local_storage_options": self.sync_options.local_storage_options,
+            "manifest_name": self.manifest_name,
+            "STATIC_URL": settings.STATIC_URL,
+            "WHITENOISE": {
+                name: getattr(settings, name)
+                for name in dir(settings)
+                if name.startswith("WHITENOISE_")
+            },
+        }
+
+    def is_deployed(self, deployed: DeployedState, sources: str) -> bool:
+        """Whether S3 already serves what these sources would publish."""
+        return (
+            deployed.paths is not None
+            and deployed.stamp.sources == sources
+            and deployed.stamp.parameters
+            == self.parameters_digest(deployed.collection_names())
+        )
+
+    def adopt_deployed(self, deployed: DeployedState, seconds: float) -> PublishReport:
+        """Take the deployed manifest as this run's result."""
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
+        self.hashed_files = dict(deployed.paths)
+        persistent_staging = self.persistent_staging_dir
+        if persistent_staging is not None:
+            # Keep the staged manifest in step: run time reads it first.
+            (persistent_staging / self.manifest_name).write_bytes(deployed.manifest)
+        self.last_publish = report = PublishReport(
+            destination=destination_url(self),
+            uploaded=(),
+            uploaded_bytes=0,
+            unchanged=len(deployed.collection_names()),
+            seconds=seconds,
+            reused_deployed=True,
+        )
+        return report
 
     def discard_temporary_staging(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
@@ -201,7 +276,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         client: S3Client = self.connection.meta.client
         return client
 
-    def fetch_deployed_manifest(self) -> bytes | None:
+    def fetch_deployed_manifest(self) -> RemoteObject | None:
         return fetch_object(
             self.s3_client, self.bucket_name, self.object_key(self.manifest_name)
         )
@@ -222,6 +297,15 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             default_content_type=self.default_content_type,
         )
 
+    def parameters_digest(self, names: Collection[str]) -> str:
+        """A digest of the upload parameters of every name."""
+
+        def parameters(name: str) -> dict[str, Any]:
+            uploaded = self.upload_parameters(self.object_key(name))
+            return {**uploaded, "gzip": self.should_gzip(uploaded)}
+
+        return parameters_digest((name, parameters(name)) for name in names)
+
     def should_gzip(self, parameters: dict[str, Any]) -> bool:
         """django-storages' ``gzip`` option: compress these content types."""
         return bool(
@@ -229,6 +313,13 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             and parameters["ContentType"] in self.gzip_content_types
             and "ContentEncoding" not in parameters
         )
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _in_background(function: Any) -> Future[Any]:

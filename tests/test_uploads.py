@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -12,15 +13,15 @@ from django_s3_manifest_storage import ManifestSyncS3Storage
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
+HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.[^/]+$")
+
 
 class LongCacheForHashedFiles(ManifestSyncS3Storage):
     """A user's subclass: per-name parameters through the documented hook."""
 
     def get_object_parameters(self, name: str) -> dict[str, Any]:
         parameters: dict[str, Any] = super().get_object_parameters(name)
-        if name in {
-            f"static/{hashed}" for hashed in self.local_storage.hashed_files.values()
-        }:
+        if HASHED_NAME.search(name):
             parameters["CacheControl"] = "public, max-age=31536000, immutable"
         else:
             parameters["CacheControl"] = "no-cache"

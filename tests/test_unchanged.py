@@ -1,0 +1,162 @@
+"""Skipping the work when no source changed, and only then."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from .conftest import BACKEND, Deploy, S3Bucket, StaticSource
+
+MANIFEST_KEY = "static/staticfiles.json"
+WHITENOISE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def uploaded_names(s3: S3Bucket) -> set[str]:
+    return {key.removeprefix("static/") for key in s3.put_keys()}
+
+
+def deployed_paths(s3: S3Bucket) -> dict[str, str]:
+    paths: dict[str, str] = json.loads(s3.get(MANIFEST_KEY))["paths"]
+    return paths
+
+
+def test_unchanged_sources_skip_hashing_and_uploads(
+    s3: S3Bucket, static_source: StaticSource
+) -> None:
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": BACKEND, "OPTIONS": s3.options()},
+    }
+    outputs = []
+    with override_settings(
+        STATICFILES_DIRS=[str(static_source.root)], STORAGES=storages
+    ):
+        for _ in range(2):
+            output = io.StringIO()
+            call_command("collectstatic", interactive=False, verbosity=1, stdout=output)
+            outputs.append(output.getvalue())
+            static_source.touch_all()
+
+    assert "post-processed" in outputs[0]
+    assert "post-processed" not in outputs[1]  # Django's count: nothing was hashed
+    assert s3.put_keys()[-1] == MANIFEST_KEY
+    assert s3.counts()["PUT"] == len(s3.objects())  # the first deploy only
+
+
+def test_the_manifest_records_what_it_was_made_from(
+    s3: S3Bucket, deploy: Deploy
+) -> None:
+    deploy()
+    metadata = s3.head(MANIFEST_KEY)["Metadata"]
+    assert set(metadata) == {
+        "collection-sources",
+        "collection-context",
+        "collection-parameters",
+    }
+
+
+def test_a_changed_byte_of_the_same_size_is_published(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    s3.clear_log()
+
+    static_source.write("img/logo.png", b"\x89PNG\r\n\x1a\n LOGO")  # same length
+    storage = deploy()
+
+    hashed = storage.hashed_files["img/logo.png"]
+    assert uploaded_names(s3) == {"img/logo.png", hashed, "staticfiles.json"}
+    assert s3.get(f"static/{hashed}") == b"\x89PNG\r\n\x1a\n LOGO"
+
+
+def test_an_added_file_is_published(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    s3.clear_log()
+
+    static_source.write("js/extra.js", b"let extra = 1;\n")
+    deploy()
+
+    hashed = deployed_paths(s3)["js/extra.js"]
+    assert uploaded_names(s3) == {"js/extra.js", hashed, "staticfiles.json"}
+
+
+def test_a_removed_file_leaves_the_manifest(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    s3.clear_log()
+
+    (static_source.root / "data" / "config.json").unlink()
+    deploy()
+
+    assert "data/config.json" not in deployed_paths(s3)
+    assert uploaded_names(s3) == {"staticfiles.json"}
+
+
+def test_another_local_storage_class_publishes_its_files(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    pytest.importorskip("whitenoise")
+    static_source.write("js/app.js", b'console.log("app");\n' * 200)
+    deploy()
+    assert not any(key.endswith(".gz") for key in s3.objects())
+    s3.clear_log()
+
+    storage = deploy(local_storage_class=WHITENOISE)
+
+    hashed_js = storage.hashed_files["js/app.js"]
+    assert s3.head(f"static/{hashed_js}.gz")["ContentEncoding"] == "gzip"
+    assert s3.put_keys()[-1] == MANIFEST_KEY
+
+
+def test_new_upload_parameters_reach_every_object(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy(object_parameters={"CacheControl": "max-age=60"})
+    s3.clear_log()
+    static_source.touch_all()
+
+    deploy(object_parameters={"CacheControl": "max-age=600"})
+
+    objects = s3.objects()
+    assert s3.counts()["PUT"] == len(objects)
+    for key in objects:
+        assert s3.head(key)["CacheControl"] == "max-age=600", key
+
+    s3.clear_log()
+    deploy(object_parameters={"CacheControl": "max-age=600"})
+    assert s3.counts()["PUT"] == 0
+
+
+def test_skip_unchanged_can_be_turned_off(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy(skip_unchanged=False)
+    s3.clear_log()
+
+    storage = deploy(skip_unchanged=False)
+
+    assert storage.last_publish.reused_deployed is False
+    assert s3.counts()["PUT"] == 0
+
+
+def test_a_manifest_without_a_record_is_not_trusted_for_skipping(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    # As if another tool (S3ManifestStaticStorage) had uploaded the manifest.
+    s3.put(MANIFEST_KEY, s3.get(MANIFEST_KEY))
+    s3.clear_log()
+
+    storage = deploy()
+
+    assert storage.last_publish.reused_deployed is False
+    assert uploaded_names(s3) == {"staticfiles.json"}  # to record the stamp
+    s3.clear_log()
+    assert deploy().last_publish.reused_deployed is True
