@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from .errors import PublishError
 from .manifest import InvalidManifest, parse_manifest_paths
-from .plan import PublishPlan, StagedFileMissing, plan_publish
+from .plan import PublishPlan, StagedFileMissing, is_hashed, plan_publish
 from .publish import Upload, Uploader, raise_for_failures
 from .remote import RemoteObject
 
@@ -31,11 +31,13 @@ class Destination(Protocol):
 
     def object_key(self, name: str) -> str: ...
 
-    def upload_parameters(self, key: str) -> dict[str, Any]: ...
+    def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]: ...
 
     def should_gzip(self, parameters: dict[str, Any]) -> bool: ...
 
-    def parameters_digest(self, names: Collection[str]) -> str: ...
+    def parameters_digest(
+        self, names: Collection[str], hashed_names: Collection[str]
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class DeployedState:
         paths = self.paths or {}
         return {*paths, *paths.values()}
 
+    def hashed_names(self) -> set[str]:
+        return set((self.paths or {}).values())
+
 
 @dataclass(frozen=True)
 class PublishReport:
@@ -151,13 +156,17 @@ def publish_collection(
     stamp = CollectionStamp(
         sources_fingerprint,
         context,
-        destination.parameters_digest({*local_paths, *local_paths.values()}),
+        destination.parameters_digest(
+            {*local_paths, *local_paths.values()}, set(local_paths.values())
+        ),
     )
     # New upload parameters must reach every object, changed or not. The
     # deployed names' parameters under today's rules tell if the rules changed.
     parameters_changed = deployed.stamp.parameters not in (
         None,
-        destination.parameters_digest(deployed.collection_names()),
+        destination.parameters_digest(
+            deployed.collection_names(), deployed.hashed_names()
+        ),
     )
     # Another local storage class, version or setting may write files the
     # manifest does not list (compressed variants): upload everything.
@@ -183,8 +192,12 @@ def publish_collection(
         nonlocal uploaded_bytes
         uploaded_bytes += size
 
+    hashed_names = set(local_paths.values())
     for wave in plan.waves:
-        uploads = [_upload_for(staging, name, destination) for name in wave]
+        uploads = [
+            _upload_for(staging, name, destination, is_hashed(name, hashed_names))
+            for name in wave
+        ]
         if wave == (plan.manifest,):
             uploads = [_with_metadata(upload, stamp.metadata()) for upload in uploads]
         raise_for_failures(
@@ -199,9 +212,11 @@ def publish_collection(
     )
 
 
-def _upload_for(staging: Path, name: str, destination: Destination) -> Upload:
+def _upload_for(
+    staging: Path, name: str, destination: Destination, hashed: bool
+) -> Upload:
     key = destination.object_key(name)
-    parameters = destination.upload_parameters(key)
+    parameters = destination.upload_parameters(key, hashed=hashed)
     gzip = destination.should_gzip(parameters)
     if gzip:
         parameters = {**parameters, "ContentEncoding": "gzip"}

@@ -16,6 +16,11 @@ DEFAULT_LOCAL_STORAGE_CLASS = (
     "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 )
 DEFAULT_UPLOAD_CONCURRENCY = 16
+# Hashed names are content-addressed: their bytes never change, so caches may
+# keep them for a year without asking. Everything else (unhashed originals,
+# the manifest) must be revalidated, or browsers keep a stale copy.
+DEFAULT_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+DEFAULT_UNHASHED_CACHE_CONTROL = "no-cache"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class SyncOptions:
     local_storage_options: dict[str, Any] = field(default_factory=dict)
     staging_dir: Path | None = None
     skip_unchanged: bool = True
+    hashed_cache_control: str | None = DEFAULT_HASHED_CACHE_CONTROL
+    unhashed_cache_control: str | None = DEFAULT_UNHASHED_CACHE_CONTROL
 
     @classmethod
     def pop_from(cls, options: dict[str, Any]) -> SyncOptions:
@@ -53,12 +60,26 @@ class SyncOptions:
                 "STORAGES['staticfiles']['OPTIONS']['skip_unchanged'] must be "
                 f"True or False, not {skip_unchanged!r}."
             )
+        cache_control = {
+            option: options.pop(option, default)
+            for option, default in (
+                ("hashed_cache_control", DEFAULT_HASHED_CACHE_CONTROL),
+                ("unhashed_cache_control", DEFAULT_UNHASHED_CACHE_CONTROL),
+            )
+        }
+        for option, value in cache_control.items():
+            if value is not None and not isinstance(value, str):
+                raise ImproperlyConfigured(
+                    f"STORAGES['staticfiles']['OPTIONS']['{option}'] must be a "
+                    f"Cache-Control string or None, not {value!r}."
+                )
         return cls(
             upload_concurrency=concurrency,
             local_storage_class=local_class,
             local_storage_options=local_options,
             staging_dir=Path(staging_dir) if staging_dir else None,
             skip_unchanged=skip_unchanged,
+            **cache_control,
         )
 
     def import_local_storage_class(self) -> type[ManifestFilesMixin]:

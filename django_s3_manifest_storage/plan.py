@@ -64,6 +64,18 @@ class PublishPlan:
         return sum(len(wave) for wave in self.waves)
 
 
+def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
+    """Whether a name is a hashed name or a compressed variant of one."""
+    if name in hashed_names:
+        return True
+    base, dot, suffix = name.rpartition(".")
+    return (
+        bool(dot)
+        and f".{suffix}" in COMPRESSED_VARIANT_SUFFIXES
+        and (base in hashed_names)
+    )
+
+
 def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
     result = set(names)
     result.update(

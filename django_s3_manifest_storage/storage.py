@@ -37,6 +37,7 @@ from .fingerprint import (
 )
 from .object_parameters import write_parameters
 from .options import SyncOptions
+from .plan import is_hashed
 from .publish import Uploader
 from .remote import RemoteObject, fetch_object
 
@@ -244,7 +245,9 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             deployed.paths is not None
             and deployed.stamp.sources == sources
             and deployed.stamp.parameters
-            == self.parameters_digest(deployed.collection_names())
+            == self.parameters_digest(
+                deployed.collection_names(), deployed.hashed_names()
+            )
         )
 
     def adopt_deployed(self, deployed: DeployedState, seconds: float) -> PublishReport:
@@ -286,22 +289,35 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         key: str = safe_join(self.location, clean_name(name))
         return key
 
-    def upload_parameters(self, key: str) -> dict[str, Any]:
+    def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]:
         """Parameters for uploading ``key``: ``get_object_parameters(key)``
         completed with Content-Type and the default ACL, as django-storages
-        does. Override ``get_object_parameters`` to customise."""
-        return write_parameters(
+        does, and a Cache-Control for hashed or unhashed names unless one is
+        set. Override ``get_object_parameters`` to customise."""
+        parameters = write_parameters(
             key,
             self.get_object_parameters(key),
             default_acl=self.default_acl,
             default_content_type=self.default_content_type,
         )
+        cache_control = (
+            self.sync_options.hashed_cache_control
+            if hashed
+            else self.sync_options.unhashed_cache_control
+        )
+        if cache_control and "CacheControl" not in parameters:
+            parameters["CacheControl"] = cache_control
+        return parameters
 
-    def parameters_digest(self, names: Collection[str]) -> str:
+    def parameters_digest(
+        self, names: Collection[str], hashed_names: Collection[str]
+    ) -> str:
         """A digest of the upload parameters of every name."""
 
         def parameters(name: str) -> dict[str, Any]:
-            uploaded = self.upload_parameters(self.object_key(name))
+            uploaded = self.upload_parameters(
+                self.object_key(name), hashed=is_hashed(name, hashed_names)
+            )
             return {**uploaded, "gzip": self.should_gzip(uploaded)}
 
         return parameters_digest((name, parameters(name)) for name in names)

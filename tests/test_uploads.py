@@ -132,3 +132,14 @@ def test_a_large_file_is_uploaded_in_parts_and_skipped_when_unchanged(
     static_source.touch_all()
     deploy(transfer_config=config)
     assert s3.counts()["PUT"] == 0
+
+
+def test_cache_control_defaults_split_hashed_and_unhashed(
+    s3: S3Bucket, deploy: Deploy
+) -> None:
+    storage = deploy()
+
+    hashed = f"static/{storage.hashed_files['css/site.css']}"
+    assert s3.head(hashed)["CacheControl"] == "public, max-age=31536000, immutable"
+    assert s3.head("static/css/site.css")["CacheControl"] == "no-cache"
+    assert s3.head("static/staticfiles.json")["CacheControl"] == "no-cache"
