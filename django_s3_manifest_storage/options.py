@@ -30,6 +30,8 @@ class SyncOptions:
     local_storage_options: dict[str, Any] = field(default_factory=dict)
     staging_dir: Path | None = None
     skip_unchanged: bool = True
+    keep_releases: int | None = None
+    verify_remote: bool = False
     hashed_cache_control: str | None = DEFAULT_HASHED_CACHE_CONTROL
     unhashed_cache_control: str | None = DEFAULT_UNHASHED_CACHE_CONTROL
 
@@ -54,11 +56,17 @@ class SyncOptions:
                 f"be a dict, not {type(local_options).__name__}."
             )
         staging_dir = options.pop("staging_dir", None)
-        skip_unchanged = options.pop("skip_unchanged", True)
-        if not isinstance(skip_unchanged, bool):
+        skip_unchanged = _pop_bool(options, "skip_unchanged", default=True)
+        verify_remote = _pop_bool(options, "verify_remote", default=False)
+        keep_releases = options.pop("keep_releases", None)
+        if keep_releases is not None and (
+            isinstance(keep_releases, bool)
+            or not isinstance(keep_releases, int)
+            or keep_releases < 1
+        ):
             raise ImproperlyConfigured(
-                "STORAGES['staticfiles']['OPTIONS']['skip_unchanged'] must be "
-                f"True or False, not {skip_unchanged!r}."
+                "STORAGES['staticfiles']['OPTIONS']['keep_releases'] must be a "
+                f"positive integer or None, not {keep_releases!r}."
             )
         cache_control = {
             option: options.pop(option, default)
@@ -79,6 +87,8 @@ class SyncOptions:
             local_storage_options=local_options,
             staging_dir=Path(staging_dir) if staging_dir else None,
             skip_unchanged=skip_unchanged,
+            keep_releases=keep_releases,
+            verify_remote=verify_remote,
             **cache_control,
         )
 
@@ -103,3 +113,13 @@ class SyncOptions:
                 f"{DEFAULT_LOCAL_STORAGE_CLASS!r}."
             )
         return storage_class
+
+
+def _pop_bool(options: dict[str, Any], option: str, *, default: bool) -> bool:
+    value = options.pop(option, default)
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(
+            f"STORAGES['staticfiles']['OPTIONS']['{option}'] must be True or "
+            f"False, not {value!r}."
+        )
+    return value

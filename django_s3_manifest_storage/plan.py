@@ -12,13 +12,19 @@ with no request per file:
   does) follow the file they compress;
 * the manifest goes last, and only when its bytes differ from the deployed one.
 
+When a listing of the bucket is at hand (``remote_names``), a file the
+deployed manifest names but S3 no longer holds is uploaded again.
+
+Deletions are planned apart, after the new manifest is live: an object under
+``location`` is stale when no kept release references it.
+
 Hashed files go first and the manifest last, so a run that stops part-way
 leaves the old manifest live and every file it names still in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
@@ -76,6 +82,13 @@ def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
     )
 
 
+def _variant_base(name: str) -> str | None:
+    for suffix in COMPRESSED_VARIANT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
 def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
     result = set(names)
     result.update(
@@ -94,12 +107,14 @@ def plan_publish(
     remote_paths: Mapping[str, str] | None,
     manifest_name: str,
     manifest_unchanged: bool,
+    remote_names: Collection[str] | None = None,
 ) -> PublishPlan:
     """Compute the uploads that make S3 serve the local collection.
 
     ``staged`` holds the names of the files in the staging directory (a set,
     for O(1) lookups), ``local_paths`` the new manifest's mapping and
     ``remote_paths`` the deployed one's, or None when there is none.
+    ``remote_names``, when given, is every name S3 holds under ``location``.
     """
     deployed = remote_paths or {}
     hashed_names = set(local_paths.values())
@@ -107,17 +122,33 @@ def plan_publish(
     if missing:
         raise StagedFileMissing(missing)
 
-    deployed_hashed_names = set(deployed.values())
+    def on_s3(name: str) -> bool:
+        return remote_names is None or name in remote_names
+
+    deployed_hashed_names = {name for name in deployed.values() if on_s3(name)}
     new_hashed = hashed_names - deployed_hashed_names
     # An original can be absent locally (whitenoise's keep-only-hashed mode).
     changed_originals = {
         name
         for name, hashed in local_paths.items()
-        if name not in hashed_names and name in staged and deployed.get(name) != hashed
+        if name not in hashed_names
+        and name in staged
+        and (deployed.get(name) != hashed or not on_s3(name))
     }
 
     immutable = _with_variants(new_hashed, staged)
     originals = _with_variants(changed_originals, staged) - immutable
+    if remote_names is not None:
+        # Variants of files already deployed that S3 lost.
+        lost_variants = {
+            name
+            for name in staged
+            if name not in remote_names
+            and (base := _variant_base(name)) is not None
+            and (base in hashed_names or base in local_paths)
+        }
+        immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
+        originals |= lost_variants - immutable
     collection = _with_variants(
         hashed_names | {name for name in local_paths if name in staged}, staged
     )
@@ -127,3 +158,51 @@ def plan_publish(
         manifest=None if manifest_unchanged else manifest_name,
         unchanged=len(collection - immutable - originals),
     )
+
+
+def plan_deletions(
+    *,
+    present: Collection[str],
+    kept_releases: Sequence[Mapping[str, str]],
+    protected: Collection[str],
+) -> tuple[str, ...]:
+    """Names under ``location`` that no kept release references.
+
+    ``present`` is every name S3 holds, ``kept_releases`` the manifests'
+    paths of the releases to keep (the live one among them), ``protected``
+    names never to delete (the live manifest, kept manifest copies).
+    """
+    referenced: set[str] = set(protected)
+    for paths in kept_releases:
+        referenced.update(paths)
+        referenced.update(paths.values())
+
+    def is_referenced(name: str) -> bool:
+        base = _variant_base(name)
+        return name in referenced or (base is not None and base in referenced)
+
+    return tuple(sorted(name for name in present if not is_referenced(name)))
+
+
+def history_directory(manifest_name: str) -> str:
+    return f"{manifest_name}.history/"
+
+
+def history_name(manifest_name: str, published_at: str, manifest_digest: str) -> str:
+    """The name of a published manifest's copy: sortable by time, and
+    carrying the manifest's hash. ``published_at`` is a UTC timestamp such as
+    ``20261128T210056123456Z``."""
+    return (
+        f"{history_directory(manifest_name)}{published_at}-{manifest_digest[:12]}.json"
+    )
+
+
+def newest_history(
+    present: Collection[str], manifest_name: str, count: int
+) -> list[str]:
+    """The ``count`` newest manifest copies among ``present``, newest first."""
+    directory = history_directory(manifest_name)
+    copies = sorted(
+        (name for name in present if name.startswith(directory)), reverse=True
+    )
+    return copies[:count]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,3 +37,43 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
         raise PublishError(
             f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
         ) from error
+
+
+def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
+    """Every name under ``prefix`` (keys without the prefix): 1 LIST per 1,000."""
+    names: set[str] = set()
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            names.update(
+                entry["Key"][len(prefix) :] for entry in page.get("Contents", ())
+            )
+    except (ClientError, BotoCoreError) as error:
+        raise PublishError(
+            f"Cannot list s3://{bucket}/{prefix}: {describe_s3_error(error)}"
+        ) from error
+    return names
+
+
+DELETE_BATCH_SIZE = 1000  # the most DeleteObjects accepts
+
+
+def delete_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> list[str]:
+    """Delete keys in batches; return a description of each one that failed."""
+    failures: list[str] = []
+    for start in range(0, len(keys), DELETE_BATCH_SIZE):
+        batch = keys[start : start + DELETE_BATCH_SIZE]
+        try:
+            response = client.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+        except (ClientError, BotoCoreError) as error:
+            reason = describe_s3_error(error)
+            failures.extend(f"{key}: {reason}" for key in batch)
+            continue
+        failures.extend(
+            f"{error.get('Key')}: {error.get('Code')}: {error.get('Message', '')}"
+            for error in response.get("Errors", ())
+        )
+    return failures

@@ -6,9 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import tempfile
-import time
 from collections.abc import Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -22,13 +20,9 @@ from django.core.files.storage import Storage
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .deploy import (
-    DeployedState,
-    PublishReport,
-    destination_url,
-    logger,
-    publish_collection,
-)
+from .command import CommandOptions, current_command_options
+from .deploy import DeployedState, Deployment, DeployPolicy, PublishReport, logger
+from .dry_run import DryRunReport
 from .fingerprint import (
     context_digest,
     digest_found_files,
@@ -59,6 +53,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     """
 
     last_publish: PublishReport | None = None
+    last_dry_run: DryRunReport | None = None
     client_config: Config
 
     def __init__(self, **options: Any) -> None:
@@ -178,20 +173,18 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     ) -> Iterator[PostProcessResult]:
         """Hash locally (passing Django's results through untouched), then
         publish the delta to S3. Skip both when no source changed."""
-        if dry_run:
-            yield from self.local_storage.post_process(paths, dry_run=True, **options)
-            return
-        started = time.monotonic()
-        # Read the deployed manifest while the sources are fingerprinted.
-        remote_manifest = _in_background(self.fetch_deployed_manifest)
+        command = current_command_options()
+        deployment = self.start_deployment(command)
         context = context_digest(self.fingerprint_context())
         sources = sources_fingerprint(digest_found_files(paths), context)
-        deployed = DeployedState.from_remote(
-            remote_manifest.result(),
-            f"s3://{self.bucket_name}/{self.object_key(self.manifest_name)}",
-        )
-        if self.sync_options.skip_unchanged and self.is_deployed(deployed, sources):
-            report = self.adopt_deployed(deployed, time.monotonic() - started)
+        if dry_run:
+            self.last_dry_run = self.plan_dry_run(deployment, paths, sources, context)
+            self.last_dry_run.write_to(command)
+            return
+        deployed = deployment.deployed()
+        if self.sync_options.skip_unchanged and deployment.serves(deployed, sources):
+            report = deployment.adopt(deployed)
+            self.adopt_manifest(deployed)
         else:
             failed = False
             for (
@@ -203,24 +196,85 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
                 yield original_name, processed_name, result
             if failed:
                 return
-            self.last_publish = report = publish_collection(
-                staging=self.staging_dir,
-                manifest_name=self.manifest_name,
-                deployed=deployed,
-                sources_fingerprint=sources,
-                context=context,
-                destination=self,
-                uploader=Uploader(
-                    self.s3_client,
-                    self.bucket_name,
-                    concurrency=self.sync_options.upload_concurrency,
-                    transfer_config=self.transfer_config,
-                ),
-            )
+            plan = deployment.plan(self.staging_dir, deployed, sources, context)
+            report = deployment.publish(self.staging_dir, plan)
             self.hashed_files = dict(self.local_storage.hashed_files)
+        self.last_publish = report
         logger.info(report.summary())
+        command.write(report.summary())
         if self.persistent_staging_dir is None:
             self.discard_temporary_staging()
+
+    def start_deployment(self, command: CommandOptions) -> Deployment:
+        """Begin a deploy: its reads of S3 start now, in the background."""
+        return Deployment(
+            destination=self,
+            client=self.s3_client,
+            uploader=Uploader(
+                self.s3_client,
+                self.bucket_name,
+                concurrency=self.sync_options.upload_concurrency,
+                transfer_config=self.transfer_config,
+            ),
+            manifest_name=self.manifest_name,
+            policy=DeployPolicy(
+                clear=command.clear,
+                keep_releases=self.sync_options.keep_releases,
+                verify_remote=self.sync_options.verify_remote,
+            ),
+            command=command,
+        )
+
+    def plan_dry_run(
+        self,
+        deployment: Deployment,
+        paths: dict[str, Any],
+        sources: str,
+        context: str,
+    ) -> DryRunReport:
+        """What a deploy would do. Django copies nothing in a dry run, so the
+        found files are collected and hashed in a throwaway directory."""
+        deployed = deployment.deployed()
+        if self.sync_options.skip_unchanged and deployment.serves(deployed, sources):
+            assert deployed.paths is not None
+            return DryRunReport(
+                destination=deployment.url,
+                uploads=(),
+                upload_bytes=0,
+                unchanged=len(deployed.collection_names()),
+                deletions=deployment.stale_names(deployed.paths),
+            )
+        with tempfile.TemporaryDirectory(prefix="s3-manifest-dry-run-") as scratch:
+            local_storage: Any = self.local_storage_class(
+                location=scratch, **self.sync_options.local_storage_options
+            )
+            for name, (source_storage, path) in paths.items():
+                with source_storage.open(path) as source:
+                    local_storage.save(name, source)
+            for _name, _processed, result in local_storage.post_process(
+                paths, dry_run=False
+            ):
+                if isinstance(result, Exception):
+                    raise result
+            plan = deployment.plan(Path(scratch), deployed, sources, context)
+        return DryRunReport(
+            destination=deployment.url,
+            uploads=tuple(name for wave in plan.publish.waves for name in wave),
+            upload_bytes=plan.upload_bytes,
+            unchanged=plan.publish.unchanged,
+            deletions=deployment.stale_names(plan.local_paths),
+        )
+
+    def adopt_manifest(self, deployed: DeployedState) -> None:
+        """Take the deployed manifest as this run's result."""
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
+        self.hashed_files = dict(deployed.paths)
+        persistent_staging = self.persistent_staging_dir
+        if persistent_staging is not None:
+            # Keep the staged manifest in step: run time reads it first.
+            persistent_staging.mkdir(parents=True, exist_ok=True)
+            (persistent_staging / self.manifest_name).write_bytes(deployed.manifest)
 
     def fingerprint_context(self) -> dict[str, Any]:
         """Everything besides the sources that shapes the collection."""
@@ -238,36 +292,6 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
                 if name.startswith("WHITENOISE_")
             },
         }
-
-    def is_deployed(self, deployed: DeployedState, sources: str) -> bool:
-        """Whether S3 already serves what these sources would publish."""
-        return (
-            deployed.paths is not None
-            and deployed.stamp.sources == sources
-            and deployed.stamp.parameters
-            == self.parameters_digest(
-                deployed.collection_names(), deployed.hashed_names()
-            )
-        )
-
-    def adopt_deployed(self, deployed: DeployedState, seconds: float) -> PublishReport:
-        """Take the deployed manifest as this run's result."""
-        assert deployed.paths is not None
-        assert deployed.manifest is not None
-        self.hashed_files = dict(deployed.paths)
-        persistent_staging = self.persistent_staging_dir
-        if persistent_staging is not None:
-            # Keep the staged manifest in step: run time reads it first.
-            (persistent_staging / self.manifest_name).write_bytes(deployed.manifest)
-        self.last_publish = report = PublishReport(
-            destination=destination_url(self),
-            uploaded=(),
-            uploaded_bytes=0,
-            unchanged=len(deployed.collection_names()),
-            seconds=seconds,
-            reused_deployed=True,
-        )
-        return report
 
     def discard_temporary_staging(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
@@ -336,10 +360,3 @@ def _version(distribution: str) -> str | None:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _in_background(function: Any) -> Future[Any]:
-    executor = ThreadPoolExecutor(1, thread_name_prefix="s3-manifest-read")
-    future = executor.submit(function)
-    executor.shutdown(wait=False)
-    return future

@@ -67,13 +67,3 @@ STORAGES = {
         },
     },
 }
-
-# Show the one-line publish summary that collectstatic's storage logs.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "django_s3_manifest_storage": {"handlers": ["console"], "level": "INFO"},
-    },
-}
