@@ -191,6 +191,7 @@ def deploy(s3: S3Bucket, static_source: StaticSource) -> Deploy:
         static_root: Path | None = None,
         backend: str = BACKEND,
         dry_run: bool = False,
+        command_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> Any:
         storages = {
@@ -203,7 +204,10 @@ def deploy(s3: S3Bucket, static_source: StaticSource) -> Deploy:
             STORAGES=storages,
         ):
             call_command(
-                "collectstatic", interactive=False, verbosity=0, dry_run=dry_run
+                "collectstatic",
+                interactive=False,
+                dry_run=dry_run,
+                **{"verbosity": 0, **(command_options or {})},
             )
             return staticfiles_storage._wrapped
 
