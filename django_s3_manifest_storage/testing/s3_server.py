@@ -71,13 +71,7 @@ class Fault:
 
 
 class QuietRequestHandler(MotoRequestHandler):
-    """The request log is kept in memory; don't print a line per request.
-
-    HTTP/1.1 keeps connections open between requests, as S3 does; the
-    default HTTP/1.0 would make every client open a connection per request.
-    """
-
-    protocol_version = "HTTP/1.1"
+    """The request log is kept in memory; don't print a line per request."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
