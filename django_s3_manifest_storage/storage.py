@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import File
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
@@ -34,6 +35,7 @@ from .options import SyncOptions
 from .plan import is_hashed
 from .publish import Uploader
 from .remote import RemoteObject, fetch_object
+from .staging import DeferredCopies, filesystem_source
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -60,6 +62,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self.sync_options = SyncOptions.pop_from(options)
         self.local_storage_class = self.sync_options.import_local_storage_class()
         self._deployed_paths: dict[str, str] | None = None
+        self.deferred_copies = DeferredCopies()
         super().__init__(**options)
         # The manifest's name is the local storage's: it is the file uploaded.
         self.manifest_name = self.local_storage_class.manifest_name
@@ -135,35 +138,48 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         return local
 
     def path(self, name: str) -> str:
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.path(name)
 
     def exists(self, name: str) -> bool:
-        return self._local.exists(name)
+        return name in self.deferred_copies or self._local.exists(name)
 
     def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.open(name, mode)
 
     def save(
         self, name: str | None, content: IO[Any], max_length: int | None = None
     ) -> str:
-        return self._local.save(name, content, max_length)
+        source = filesystem_source(content)
+        if name is None or source is None or self.exists(name):
+            return self._local.save(name, content, max_length)
+        validate_file_name(name, allow_relative_path=True)
+        self.deferred_copies.record(name, source)
+        return name
 
     def delete(self, name: str) -> None:
+        self.deferred_copies.forget(name)
         self._local.delete(name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        self.deferred_copies.materialize_all(self.staging_dir)
         return self._local.listdir(path)
 
     def size(self, name: str) -> int:
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.size(name)
 
     def get_modified_time(self, name: str) -> datetime:
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.get_modified_time(name)
 
     def get_accessed_time(self, name: str) -> datetime:
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.get_accessed_time(name)
 
     def get_created_time(self, name: str) -> datetime:
+        self.deferred_copies.materialize(self.staging_dir, name)
         return self._local.get_created_time(name)
 
     # Publication -------------------------------------------------------------
@@ -186,6 +202,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             report = deployment.adopt(deployed)
             self.adopt_manifest(deployed)
         else:
+            self.deferred_copies.materialize_all(self.staging_dir)
             failed = False
             for (
                 original_name,
@@ -295,8 +312,10 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
 
     def discard_temporary_staging(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
-        del self.staging_dir
-        del self.local_storage
+        # The next collectstatic in this process gets a fresh directory.
+        self.__dict__.pop("staging_dir", None)
+        self.__dict__.pop("local_storage", None)
+        self.deferred_copies = DeferredCopies()
 
     @cached_property
     def s3_client(self) -> S3Client:

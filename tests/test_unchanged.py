@@ -160,3 +160,33 @@ def test_a_manifest_without_a_record_is_not_trusted_for_skipping(
     assert uploaded_names(s3) == {"staticfiles.json"}  # to record the stamp
     s3.clear_log()
     assert deploy().last_publish.reused_deployed is True
+
+
+def test_unchanged_redeploy_copies_no_file_into_staging(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path
+) -> None:
+    deploy()
+    static_source.touch_all()
+    fresh_static_root = tmp_path / "fresh_checkout_static_root"
+
+    storage = deploy(static_root=fresh_static_root)
+
+    assert storage.last_publish.reused_deployed
+    # Only the manifest, so that run time reads this release's URLs.
+    assert [p.name for p in fresh_static_root.rglob("*") if p.is_file()] == [
+        "staticfiles.json"
+    ]
+    assert storage.url("css/site.css").endswith(storage.hashed_files["css/site.css"])
+
+
+def test_changed_redeploy_stages_the_whole_collection(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path
+) -> None:
+    deploy()
+    static_source.write("css/plain.css", b"p { margin: 4em; }\n")
+    static_root = tmp_path / "static_root"
+
+    storage = deploy(static_root=static_root)
+
+    staged = {p.relative_to(static_root).as_posix() for p in static_root.rglob("*")}
+    assert {*storage.hashed_files, *storage.hashed_files.values()} <= staged
