@@ -3,6 +3,7 @@
 
     python3 dev.py test    lint, type checks and the test matrix (every Django x Python)
     python3 dev.py demo    the example project against a local S3
+    python3 dev.py bench   the benchmark (arguments go to benchmarks.run)
     python3 dev.py nox ... any nox arguments, e.g. -s "tests-3.12-django6.1" -- -k runtime
 
 It creates ``.venv-dev`` with nox in it, then runs nox. Python interpreters
@@ -23,6 +24,7 @@ BIN = TOOLS / ("Scripts" if os.name == "nt" else "bin")
 COMMANDS = {
     "test": [],
     "demo": ["-s", "demo"],
+    "bench": ["-s", "bench", "--"],
     "nox": [],
 }
 

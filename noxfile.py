@@ -63,3 +63,21 @@ def typecheck(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     session.install("-e", ".[testing]")
     session.run("python", "example_project/demo.py", *session.posargs)
+
+
+@nox.session(python="3.12")
+def bench(session: nox.Session) -> None:
+    """The side-by-side benchmark (see benchmarks/README.md); arguments after
+    ``--`` go to ``python -m benchmarks.run``."""
+    session.install(
+        "-e",
+        ".[testing]",
+        "collectfasta",
+        "awscli",
+        "djangorestframework",
+        "django-ckeditor",
+        "django-jazzmin",
+        "fontawesomefree",
+        "matplotlib",
+    )
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

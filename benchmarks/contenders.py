@@ -1,0 +1,234 @@
+"""The deploy methods being compared, as the commands each one runs.
+
+A contender turns a DeployTarget (bucket, endpoint, fresh directories) into
+one or more commands. Each command is run as its own measured subprocess, so a
+contender's cost is only what its own processes did.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Everything is stored under this prefix in the bucket, for every contender,
+# so the harness can check the deployed manifest in one place.
+S3_LOCATION = "static"
+MANIFEST_NAME = "staticfiles.json"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """Where one run deploys to and works in; every path is fresh per run."""
+
+    bucket: str
+    endpoint_url: str
+    staticfiles_dirs: tuple[Path, ...]
+    static_root: Path
+    work_dir: Path
+    upload_concurrency: int
+
+
+@dataclass(frozen=True)
+class DeployCommand:
+    label: str
+    argv: list[str]
+    # Variables on top of the harness's isolated base environment.
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    description: str
+    uploads: bool
+    build_commands: Callable[[DeployTarget], list[DeployCommand]]
+
+
+def _s3_options(target: DeployTarget) -> dict[str, Any]:
+    return {
+        "bucket_name": target.bucket,
+        "location": S3_LOCATION,
+        "endpoint_url": target.endpoint_url,
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "region_name": REGION,
+    }
+
+
+def _collectstatic(
+    target: DeployTarget,
+    staticfiles_backend: str,
+    options: dict[str, Any],
+    *,
+    leading_apps: tuple[str, ...] = (),
+    extra_settings: dict[str, Any] | None = None,
+) -> DeployCommand:
+    config = {
+        "leading_apps": list(leading_apps),
+        "static_root": str(target.static_root),
+        "staticfiles_dirs": [str(path) for path in target.staticfiles_dirs],
+        "storages": {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": staticfiles_backend, "OPTIONS": options},
+        },
+        "extra_settings": extra_settings or {},
+    }
+    return DeployCommand(
+        label="collectstatic",
+        argv=[sys.executable, "-m", "django", "collectstatic", "--noinput", "-v0"],
+        env={
+            "DJANGO_SETTINGS_MODULE": "benchmarks.deploy_settings",
+            "BENCH_DEPLOY_CONFIG": json.dumps(config),
+        },
+    )
+
+
+def _local_collectstatic(target: DeployTarget) -> DeployCommand:
+    return _collectstatic(
+        target, "django.contrib.staticfiles.storage.ManifestStaticFilesStorage", {}
+    )
+
+
+def local_commands(target: DeployTarget) -> list[DeployCommand]:
+    return [_local_collectstatic(target)]
+
+
+def _aws_sync(target: DeployTarget, *extra_flags: str) -> DeployCommand:
+    return DeployCommand(
+        label="aws s3 sync",
+        argv=[
+            sys.executable,
+            "-m",
+            "awscli",
+            "s3",
+            "sync",
+            str(target.static_root),
+            f"s3://{target.bucket}/{S3_LOCATION}",
+            "--endpoint-url",
+            target.endpoint_url,
+            "--region",
+            REGION,
+            "--only-show-errors",
+            "--no-progress",
+            *extra_flags,
+        ],
+    )
+
+
+def local_sync_commands(target: DeployTarget) -> list[DeployCommand]:
+    # Plain sync: it compares size and mtime, and a fresh STATIC_ROOT is
+    # newer than every object, so everything is uploaded again each run.
+    return [_local_collectstatic(target), _aws_sync(target)]
+
+
+def local_sync_size_only_commands(target: DeployTarget) -> list[DeployCommand]:
+    # The usual CI shortcut: skip files whose size matches. Unsafe for
+    # unhashed names whose content changes but not their size.
+    return [_local_collectstatic(target), _aws_sync(target, "--size-only")]
+
+
+def stock_commands(target: DeployTarget) -> list[DeployCommand]:
+    return [
+        _collectstatic(
+            target, "storages.backends.s3.S3ManifestStaticStorage", _s3_options(target)
+        )
+    ]
+
+
+def collectfasta_commands(target: DeployTarget) -> list[DeployCommand]:
+    # The strategy Collectfasta's README recommends for S3ManifestStaticStorage,
+    # with as many upload threads as ours. Parallel uploads need a thread-safe
+    # cache, so a file cache in the run's fresh work dir: on a fresh CI
+    # checkout that cache starts empty too.
+    return [
+        _collectstatic(
+            target,
+            "storages.backends.s3.S3ManifestStaticStorage",
+            _s3_options(target),
+            leading_apps=("collectfasta",),
+            extra_settings={
+                "COLLECTFASTA_STRATEGY": "collectfasta.strategies.boto3.Boto3ManifestMemoryStrategy",
+                "COLLECTFASTA_THREADS": target.upload_concurrency,
+                "COLLECTFASTA_CACHE": "collectfasta",
+                "CACHES": {
+                    "default": {
+                        "BACKEND": "django.core.cache.backends.locmem.LocMemCache"
+                    },
+                    "collectfasta": {
+                        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                        "LOCATION": str(target.work_dir / "collectfasta-cache"),
+                        "TIMEOUT": None,
+                        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+                    },
+                },
+            },
+        )
+    ]
+
+
+def ours_commands(target: DeployTarget) -> list[DeployCommand]:
+    options = {**_s3_options(target), "upload_concurrency": target.upload_concurrency}
+    return [
+        _collectstatic(
+            target, "django_s3_manifest_storage.ManifestSyncS3Storage", options
+        )
+    ]
+
+
+CONTENDERS: dict[str, Contender] = {
+    contender.name: contender
+    for contender in (
+        Contender(
+            "ours",
+            "django_s3_manifest_storage.ManifestSyncS3Storage",
+            True,
+            ours_commands,
+        ),
+        Contender(
+            "stock",
+            "django-storages S3ManifestStaticStorage",
+            True,
+            stock_commands,
+        ),
+        Contender(
+            "collectfasta",
+            "Collectfasta, Boto3ManifestMemoryStrategy, same thread count",
+            True,
+            collectfasta_commands,
+        ),
+        Contender(
+            "local+sync",
+            "local ManifestStaticFilesStorage, then `aws s3 sync`",
+            True,
+            local_sync_commands,
+        ),
+        Contender(
+            "local",
+            "local ManifestStaticFilesStorage, no upload (the floor)",
+            False,
+            local_commands,
+        ),
+        Contender(
+            "local+sync-size-only",
+            "local ManifestStaticFilesStorage, then `aws s3 sync --size-only`",
+            True,
+            local_sync_size_only_commands,
+        ),
+    )
+}
+
+# What ``--contenders all`` means; the size-only sync variant is opt-in.
+DEFAULT_CONTENDERS: tuple[str, ...] = (
+    "ours",
+    "stock",
+    "collectfasta",
+    "local+sync",
+    "local",
+)
