@@ -30,7 +30,7 @@ from .plan import (
     plan_publish,
 )
 from .progress import upload_progress
-from .publish import Upload, Uploader, raise_for_failures
+from .publish import BackgroundUploads, Upload, Uploader, raise_for_failures
 from .remote import RemoteObject, delete_keys, fetch_object, list_names
 
 if TYPE_CHECKING:
@@ -275,25 +275,12 @@ class Deployment:
                 {*local_paths, *hashed_names}, hashed_names
             ),
         )
-        # New upload parameters must reach every object, changed or not. The
-        # deployed names' parameters under today's rules tell if they changed.
-        parameters_changed = deployed.stamp.parameters not in (
-            None,
-            self.destination.parameters_digest(
-                deployed.collection_names(), deployed.hashed_names()
-            ),
-        )
-        # Another local storage class, version or setting may write files the
-        # manifest does not list (compressed variants): upload everything.
-        context_changed = deployed.stamp.context not in (None, context)
         staged = staged_names(staging)
         try:
             publish = plan_publish(
                 staged=staged,
                 local_paths=local_paths,
-                remote_paths=(
-                    None if parameters_changed or context_changed else deployed.paths
-                ),
+                remote_paths=self.reusable_paths(deployed, context),
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
                     deployed.manifest == local_manifest and deployed.stamp == stamp
@@ -308,6 +295,36 @@ class Deployment:
             for name in wave
         }
         return DeployPlan(publish, local_manifest, local_paths, stamp, sizes)
+
+    def reusable_paths(
+        self, deployed: DeployedState, context: str
+    ) -> dict[str, str] | None:
+        """The deployed manifest's paths, if its files can be reused as they
+        are; None when everything must be uploaded again."""
+        # Another local storage class, version or setting may write files the
+        # manifest does not list (compressed variants): upload everything.
+        if deployed.stamp.context not in (None, context):
+            return None
+        # New upload parameters must reach every object, changed or not. The
+        # deployed names' parameters under today's rules tell if they changed.
+        if deployed.stamp.parameters not in (
+            None,
+            self.destination.parameters_digest(
+                deployed.collection_names(), deployed.hashed_names()
+            ),
+        ):
+            return None
+        return deployed.paths
+
+    def early_uploads(
+        self, staging: Path, deployed: DeployedState, context: str
+    ) -> EarlyUploads:
+        present = self.remote_names()
+        reusable = self.reusable_paths(deployed, context) or {}
+        on_s3 = {
+            name for name in reusable.values() if present is None or name in present
+        }
+        return EarlyUploads(self, staging, on_s3)
 
     def stale_names(
         self, live_paths: Mapping[str, str], *, publishing_history: str | None = None
@@ -353,14 +370,28 @@ class Deployment:
 
     # Doing ---------------------------------------------------------------
 
-    def publish(self, staging: Path, plan: DeployPlan) -> PublishReport:
-        waves = [list(wave) for wave in plan.publish.waves]
+    def publish(
+        self,
+        staging: Path,
+        plan: DeployPlan,
+        already_sent: Mapping[str, int] | None = None,
+    ) -> PublishReport:
+        """Carry out the plan; ``already_sent`` were uploaded during hashing."""
+        sent_early = dict(already_sent or {})
+        waves = [
+            [name for name in wave if name not in sent_early]
+            for wave in plan.publish.waves
+        ]
         history = None
         if plan.publish.manifest and self.policy.keep_releases is not None:
             history = self._history_name(plan.local_manifest)
         total = sum(len(wave) for wave in waves)
-        progress = upload_progress(self.command, total, plan.upload_bytes)
-        uploaded_bytes = 0
+        progress = upload_progress(
+            self.command,
+            total,
+            sum(plan.sizes[name] for wave in waves for name in wave),
+        )
+        uploaded_bytes = sum(sent_early.values())
 
         def uploaded(upload: Upload, size: int) -> None:
             nonlocal uploaded_bytes
@@ -370,8 +401,10 @@ class Deployment:
         hashed_names = set(plan.local_paths.values())
         try:
             for wave in waves:
+                if not wave:
+                    continue
                 uploads = [
-                    self._upload(staging, name, is_hashed(name, hashed_names))
+                    self.upload_for(staging, name, is_hashed(name, hashed_names))
                     for name in wave
                 ]
                 if wave == [plan.publish.manifest]:
@@ -391,7 +424,7 @@ class Deployment:
         deleted = self.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
-            uploaded=tuple(name for wave in waves for name in wave),
+            uploaded=(*sent_early, *(name for wave in waves for name in wave)),
             uploaded_bytes=uploaded_bytes,
             unchanged=plan.publish.unchanged,
             seconds=time.monotonic() - self.started,
@@ -440,7 +473,7 @@ class Deployment:
             self.manifest_name, now.strftime("%Y%m%dT%H%M%S%fZ"), digest
         )
 
-    def _upload(self, staging: Path, name: str, hashed: bool) -> Upload:
+    def upload_for(self, staging: Path, name: str, hashed: bool) -> Upload:
         key = self.destination.object_key(name)
         parameters = self.destination.upload_parameters(key, hashed=hashed)
         gzip = self.destination.should_gzip(parameters)
@@ -459,3 +492,36 @@ def _with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
 
 def _renamed(upload: Upload, name: str, prefix: str) -> Upload:
     return Upload(name, upload.path, prefix + name, upload.parameters, upload.gzip)
+
+
+class EarlyUploads:
+    """Hashed files uploaded as soon as Django yields their final name.
+
+    Files matching none of the local storage's ``patterns`` (images, fonts...)
+    are hashed once and never rewritten, so their hashed name is final when
+    first yielded; CSS and JS may be rewritten in later passes and wait.
+    """
+
+    def __init__(
+        self, deployment: Deployment, staging: Path, on_s3: Collection[str]
+    ) -> None:
+        self.deployment = deployment
+        self.staging = staging
+        self.on_s3 = on_s3
+        self.uploads = BackgroundUploads(deployment.uploader)
+
+    def offer(self, hashed_name: str) -> None:
+        if hashed_name not in self.on_s3:
+            self.uploads.submit(
+                self.deployment.upload_for(self.staging, hashed_name, hashed=True)
+            )
+
+    def finish(self, final_hashed_names: Collection[str]) -> dict[str, int]:
+        """Wait for the uploads; raise if any failed. Return the ones that
+        count: names the final manifest uses."""
+        sent, failures = self.uploads.finish()
+        raise_for_failures(self.deployment.bucket, failures)
+        return {name: size for name, size in sent.items() if name in final_hashed_names}
+
+    def cancel(self) -> None:
+        self.uploads.cancel()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,44 @@ class Uploader:
                 else:
                     on_uploaded(upload, size)
         return failures
+
+
+class BackgroundUploads:
+    """Uploads that run while the caller keeps working (hashing).
+
+    Hashed names of files that hashing will not touch again are final as soon
+    as Django yields them, so they can go to S3 while the rest is hashed.
+    """
+
+    def __init__(self, uploader: Uploader) -> None:
+        self.uploader = uploader
+        self.pool = ThreadPoolExecutor(
+            uploader.concurrency, thread_name_prefix="s3-early-upload"
+        )
+        self.futures: dict[str, tuple[Upload, Future[int]]] = {}
+
+    def submit(self, upload: Upload) -> None:
+        if upload.name not in self.futures:
+            future = self.pool.submit(self.uploader.upload_one, upload)
+            self.futures[upload.name] = (upload, future)
+
+    def finish(self) -> tuple[dict[str, int], list[UploadFailure]]:
+        """Wait for every upload: ``({name: bytes sent}, failures)``."""
+        sent: dict[str, int] = {}
+        failures: list[UploadFailure] = []
+        try:
+            for name, (upload, future) in self.futures.items():
+                try:
+                    sent[name] = future.result()
+                except (BotoCoreError, ClientError, OSError) as error:
+                    failures.append(UploadFailure(upload, describe_s3_error(error)))
+        finally:
+            self.pool.shutdown(wait=True)
+        return sent, failures
+
+    def cancel(self) -> None:
+        """Stop what has not started (hashing failed: nothing will publish)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def failure_message(bucket: str, failures: Sequence[UploadFailure]) -> str:

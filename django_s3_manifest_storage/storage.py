@@ -15,6 +15,7 @@ import django
 from botocore.config import Config
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
@@ -203,18 +204,35 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             self.adopt_manifest(deployed)
         else:
             self.deferred_copies.materialize_all(self.staging_dir)
-            failed = False
-            for (
-                original_name,
-                processed_name,
-                result,
-            ) in self.local_storage.post_process(paths, dry_run=False, **options):
-                failed = failed or isinstance(result, Exception)
-                yield original_name, processed_name, result
-            if failed:
-                return
-            plan = deployment.plan(self.staging_dir, deployed, sources, context)
-            report = deployment.publish(self.staging_dir, plan)
+            early = deployment.early_uploads(self.staging_dir, deployed, context)
+            rewritable = [
+                glob for glob, _ in getattr(self.local_storage, "patterns", ())
+            ]
+            failed = True
+            try:
+                for (
+                    original_name,
+                    processed_name,
+                    result,
+                ) in self.local_storage.post_process(paths, dry_run=False, **options):
+                    yield original_name, processed_name, result
+                    if isinstance(result, Exception):
+                        return
+                    if processed_name and not matches_patterns(
+                        original_name, rewritable
+                    ):
+                        early.offer(processed_name)
+                failed = False
+            finally:
+                if failed:
+                    early.cancel()
+            try:
+                plan = deployment.plan(self.staging_dir, deployed, sources, context)
+            except BaseException:
+                early.cancel()
+                raise
+            sent = early.finish(set(plan.local_paths.values()))
+            report = deployment.publish(self.staging_dir, plan, sent)
             self.hashed_files = dict(self.local_storage.hashed_files)
         self.last_publish = report
         logger.info(report.summary())
