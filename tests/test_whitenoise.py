@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,11 @@ def test_compressed_variants_take_part_in_the_delta(
 
 
 def test_s3_and_plain_whitenoise_produce_the_same_files(
-    s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path: Path
+    s3: S3Bucket,
+    deploy: Deploy,
+    static_source: StaticSource,
+    tmp_path: Path,
+    reference_collection: Callable[[], dict[str, bytes]],
 ) -> None:
     """An environment serving with whitenoise and one serving from S3 render
     the same hashed names, and S3 holds what whitenoise would serve."""
@@ -92,6 +97,10 @@ def test_s3_and_plain_whitenoise_produce_the_same_files(
     served = json.loads((static_root / "staticfiles.json").read_bytes())
     assert served["paths"] == storage.hashed_files
     assert served["paths"]["js/app.js"] != "js/app.js"
+    # Django's own manifest storage hashes the same way: whitenoise compresses
+    # after hashing.
+    django_manifest = json.loads(reference_collection()["staticfiles.json"])
+    assert django_manifest["paths"] == served["paths"]
     files = [path for path in static_root.rglob("*") if path.is_file()]
     assert any(path.name.endswith(".js.gz") for path in files)
     for path in files:
