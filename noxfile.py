@@ -8,7 +8,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_s3_compatible"]
 nox.options.error_on_missing_interpreters = True
 
 # Django 5.2 supports Python 3.10+; 6.0 and 6.1 need 3.12+.
@@ -39,6 +39,24 @@ def tests(session: nox.Session, django: str) -> None:
 
 
 @nox.session(python="3.12")
+def tests_s3_compatible(session: nox.Session) -> None:
+    """The suite with the client settings S3-compatible stores need (see
+    docs/s3-compatible.md): path-style addressing, checksums only when
+    required. Add S3_TEST_ENDPOINT_URL etc. to run it against MinIO or R2."""
+    session.install("-e", ".[testing,whitenoise]", *TEST_REQUIREMENTS)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *session.posargs,
+        env={
+            "S3_TEST_ADDRESSING_STYLE": "path",
+            "S3_TEST_CHECKSUM_CALCULATION": "when_required",
+        },
+    )
+
+
+@nox.session(python="3.12")
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
@@ -61,7 +79,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.12")
 def demo(session: nox.Session) -> None:
-    session.install("-e", ".[testing]")
+    session.install("-e", ".[testing,whitenoise]")
     session.run("python", "example_project/demo.py", *session.posargs)
 
 

@@ -49,6 +49,23 @@ STATIC_CONTENT_TYPES = {
 
 CONTENT_ENCODINGS = {".gz": "gzip", ".br": "br"}
 
+# Text formats that shrink several times under gzip: the default of the
+# ``gzip`` option (django-storages' own default stops at CSS, JS and SVG).
+# Already-compressed formats (images, woff/woff2, video) would only grow.
+GZIP_CONTENT_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "image/svg+xml",
+    "application/json",
+    "text/plain",
+    "application/xml",
+    "text/xml",
+    "text/html",
+    "application/wasm",
+)
+
 
 def guess_content_type(name: str) -> tuple[str | None, str | None]:
     """Return ``(content type, content encoding)`` for a file name."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,7 +28,10 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
     """Return an object's bytes and user metadata, or None when it is absent."""
     try:
         response = client.get_object(Bucket=bucket, Key=key)
-        return RemoteObject(response["Body"].read(), response.get("Metadata", {}))
+        body = response["Body"].read()
+        if response.get("ContentEncoding") == "gzip":
+            body = _decompressed(body)
+        return RemoteObject(body, response.get("Metadata", {}))
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
@@ -77,3 +82,13 @@ def delete_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> list[str]
             for error in response.get("Errors", ())
         )
     return failures
+
+
+def _decompressed(body: bytes) -> bytes:
+    """The bytes of an object stored gzip-encoded (the ``gzip`` option
+    compresses JSON, manifests included); undecodable bytes are returned as
+    they are, for the manifest parser to reject."""
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error):
+        return body

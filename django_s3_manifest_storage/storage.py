@@ -31,7 +31,7 @@ from .fingerprint import (
     parameters_digest,
     sources_fingerprint,
 )
-from .object_parameters import write_parameters
+from .object_parameters import GZIP_CONTENT_TYPES, write_parameters
 from .options import SyncOptions
 from .plan import is_hashed
 from .publish import Uploader
@@ -76,6 +76,14 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self.client_config = self.client_config.merge(
             Config(max_pool_connections=pool_size)
         )
+
+    def get_default_settings(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = super().get_default_settings()
+        # Only the built-in default widens: GZIP_CONTENT_TYPES, the
+        # gzip_content_types option and a class attribute still win.
+        if not hasattr(settings, "GZIP_CONTENT_TYPES"):
+            defaults["gzip_content_types"] = GZIP_CONTENT_TYPES
+        return defaults
 
     # Run time: URLs from the manifest --------------------------------------
 

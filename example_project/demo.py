@@ -1,5 +1,6 @@
-"""The demo: deploy the example site's static files to S3 twice, then show
-the hashed URLs the site renders.
+"""The demo: deploy the example site's static files to S3 twice, show the
+hashed URLs the site renders, then collect them for whitenoise
+(``STATIC_BACKEND=whitenoise``) and compare the hashed names.
 
 With no S3 configured (``STATIC_S3_BUCKET`` unset), it starts a local S3 on
 127.0.0.1 first, so it runs anywhere:
@@ -9,9 +10,11 @@ With no S3 configured (``STATIC_S3_BUCKET`` unset), it starts a local S3 on
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,6 +72,39 @@ def show_urls(env: dict[str, str]) -> None:
     )
 
 
+def compare_with_whitenoise(env: dict[str, str]) -> None:
+    print("\n=== The same site served by whitenoise (STATIC_BACKEND=whitenoise) ===")
+    import boto3
+
+    # The credentials are in ``env`` (given to the subprocesses), not ours.
+    client = boto3.client(
+        "s3",
+        endpoint_url=env.get("STATIC_S3_ENDPOINT_URL") or None,
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=env.get("AWS_S3_REGION_NAME") or env.get("AWS_DEFAULT_REGION"),
+    )
+    manifest = client.get_object(
+        Bucket=env["STATIC_S3_BUCKET"], Key="static/staticfiles.json"
+    )
+    deployed = json.loads(manifest["Body"].read())["paths"]
+    with tempfile.TemporaryDirectory(prefix="example-static-root-") as static_root:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=HERE,
+            env={**env, "STATIC_BACKEND": "whitenoise", "STATIC_ROOT": static_root},
+            check=True,
+        )
+        local = json.loads((Path(static_root) / "staticfiles.json").read_text())
+    same = local["paths"] == deployed
+    print(
+        f"{len(local['paths'])} hashed names collected into STATIC_ROOT; "
+        f"{'identical to' if same else 'DIFFERENT from'} the manifest on S3."
+    )
+    if not same:
+        raise SystemExit(1)
+
+
 def main() -> None:
     env = dict(os.environ)
     server = None
@@ -103,6 +139,7 @@ def main() -> None:
             "Redeploy, nothing changed (sources touched, fresh staging)", env, server
         )
         show_urls(env)
+        compare_with_whitenoise(env)
     finally:
         if server is not None:
             server.stop()

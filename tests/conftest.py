@@ -6,6 +6,13 @@ suite at another S3-compatible endpoint (MinIO, AWS) with
 ``S3_TEST_ENDPOINT_URL``, ``S3_TEST_ACCESS_KEY_ID``,
 ``S3_TEST_SECRET_ACCESS_KEY`` and ``S3_TEST_REGION``; assertions on request
 counts and injected faults need the bundled server and are skipped there.
+
+What many S3-compatible stores need from the client can be switched on for
+the whole suite, against the bundled server or another endpoint:
+``S3_TEST_ADDRESSING_STYLE=path`` and
+``S3_TEST_CHECKSUM_CALCULATION=when_required`` (botocore's
+``request_checksum_calculation`` and ``response_checksum_validation``). They
+reach the storage as ``client_config``, as a user would set them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.management import call_command
 from django.test import override_settings
@@ -38,6 +46,19 @@ ACCESS_KEY = os.environ.get("S3_TEST_ACCESS_KEY_ID", "testing-access-key")
 SECRET_KEY = os.environ.get("S3_TEST_SECRET_ACCESS_KEY", "testing-secret-key")
 REGION = os.environ.get("S3_TEST_REGION", "us-east-1")
 BACKEND = "django_s3_manifest_storage.ManifestSyncS3Storage"
+ADDRESSING_STYLE = os.environ.get("S3_TEST_ADDRESSING_STYLE")
+CHECKSUM_CALCULATION = os.environ.get("S3_TEST_CHECKSUM_CALCULATION")
+
+
+def client_config_from_environment() -> Config | None:
+    """The botocore Config the S3_TEST_* variables ask for, if any."""
+    settings: dict[str, Any] = {}
+    if ADDRESSING_STYLE:
+        settings["s3"] = {"addressing_style": ADDRESSING_STYLE}
+    if CHECKSUM_CALCULATION:
+        settings["request_checksum_calculation"] = CHECKSUM_CALCULATION
+        settings["response_checksum_validation"] = CHECKSUM_CALCULATION
+    return Config(**settings) if settings else None
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +81,7 @@ class S3Bucket:
 
     def options(self, **overrides: Any) -> dict[str, Any]:
         """django-storages OPTIONS pointing at this bucket."""
+        client_config = client_config_from_environment()
         return {
             "bucket_name": self.name,
             "endpoint_url": self.endpoint_url,
@@ -67,6 +89,7 @@ class S3Bucket:
             "secret_key": SECRET_KEY,
             "region_name": REGION,
             "location": "static",
+            **({"client_config": client_config} if client_config else {}),
             **overrides,
         }
 
@@ -124,6 +147,7 @@ def s3(s3_server: LocalS3Server | None) -> Iterator[S3Bucket]:
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name=REGION,
+        config=client_config_from_environment(),
     )
     bucket = S3Bucket(endpoint, f"test-{uuid.uuid4().hex[:20]}", s3_server, client)
     client.create_bucket(Bucket=bucket.name)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import mimetypes
+
 import pytest
 from storages.backends.s3 import S3Storage
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.object_parameters import guess_content_type
+
+from .conftest import Deploy, S3Bucket, StaticSource
 
 CONTENT_TYPES = [
     ("a.css", "text/css", None),
@@ -44,6 +48,32 @@ def test_content_types_do_not_depend_on_the_machine(
     name: str, content_type: str, encoding: str | None
 ) -> None:
     assert guess_content_type(name) == (content_type, encoding)
+
+
+def test_the_table_wins_over_the_machine_s_mime_types(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on a machine whose /etc/mime.types says otherwise.
+    monkeypatch.setattr(
+        mimetypes, "guess_type", lambda *args, **kwargs: ("application/x-odd", None)
+    )
+    for name, content_type, encoding in CONTENT_TYPES:
+        assert guess_content_type(name) == (content_type, encoding)
+
+
+def test_a_deploy_stores_the_table_s_types(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    types = {name: content_type for name, content_type, _ in CONTENT_TYPES}
+    names = ["a.mjs", "a.js.map", "a.wasm", "a.avif", "a.woff", "a.ico", "a.webm"]
+    for name in names:
+        static_source.write(f"types/{name}", b"bytes of " + name.encode())
+
+    storage = deploy()
+
+    for name in names:
+        for stored in (f"types/{name}", storage.hashed_files[f"types/{name}"]):
+            assert s3.head(f"static/{stored}")["ContentType"] == types[name], stored
 
 
 def test_unknown_extension_falls_back_to_the_default_type() -> None:

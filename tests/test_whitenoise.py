@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.test import override_settings
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
@@ -64,3 +69,41 @@ def test_compressed_variants_take_part_in_the_delta(
     }
     assert uploaded - {"staticfiles.json"} <= variants
     assert {"js/app.js", hashed_js, f"{hashed_js}.gz"} <= uploaded
+
+
+def test_s3_and_plain_whitenoise_produce_the_same_files(
+    s3: S3Bucket,
+    deploy: Deploy,
+    static_source: StaticSource,
+    tmp_path: Path,
+    reference_collection: Callable[[], dict[str, bytes]],
+) -> None:
+    """An environment serving with whitenoise and one serving from S3 render
+    the same hashed names, and S3 holds what whitenoise would serve."""
+    static_source.write("js/app.js", b'console.log("app");\n' * 200)
+    storage = deploy(local_storage_class=WHITENOISE)
+
+    static_root = tmp_path / "static_root"
+    with override_settings(
+        STATICFILES_DIRS=[str(static_source.root)],
+        STATIC_ROOT=str(static_root),
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": WHITENOISE},
+        },
+    ):
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+    served = json.loads((static_root / "staticfiles.json").read_bytes())
+    assert served["paths"] == storage.hashed_files
+    assert served["paths"]["js/app.js"] != "js/app.js"
+    # Django's own manifest storage hashes the same way: whitenoise compresses
+    # after hashing.
+    django_manifest = json.loads(reference_collection()["staticfiles.json"])
+    assert django_manifest["paths"] == served["paths"]
+    files = [path for path in static_root.rglob("*") if path.is_file()]
+    assert any(path.name.endswith(".js.gz") for path in files)
+    for path in files:
+        name = path.relative_to(static_root).as_posix()
+        if name != "staticfiles.json":
+            assert s3.get(f"static/{name}") == path.read_bytes(), name
