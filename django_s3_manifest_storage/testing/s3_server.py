@@ -116,11 +116,15 @@ class LocalS3Server:
     # Lifecycle ---------------------------------------------------------------
 
     def start(self) -> LocalS3Server:
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        # The dispatcher finds the service from the Host header, scanning
+        # moto's modules on every request; only S3 is served here, so S3's
+        # app takes every request but moto's own API (/moto-api/reset).
+        moto_api_app = DomainDispatcherApplication(create_backend_app)
+        s3_app = create_backend_app("s3")
         self._server = make_server(
             "127.0.0.1",
             self._port,
-            self._wrap(moto_app),
+            self._wrap(s3_app, moto_api_app),
             threaded=True,
             request_handler=QuietRequestHandler,
         )
@@ -185,12 +189,12 @@ class LocalS3Server:
                     return fault
         return None
 
-    def _wrap(self, moto_app: WSGIApp) -> WSGIApp:
+    def _wrap(self, moto_app: WSGIApp, moto_api_app: WSGIApp) -> WSGIApp:
         def app(
             environ: dict[str, Any], start_response: StartResponse
         ) -> Iterable[bytes]:
             if environ.get("PATH_INFO", "").startswith("/moto-api"):
-                return moto_app(environ, start_response)
+                return moto_api_app(environ, start_response)
             with self._lock:
                 self._in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self._in_flight)
