@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import PublishError, describe_s3_error
+from .errors import PublishError, describe_with_fix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,10 +29,10 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
-        raise PublishError(
-            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
-        ) from error
+        raise _unreadable(bucket, key, error) from error
     except BotoCoreError as error:
-        raise PublishError(
-            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
-        ) from error
+        raise _unreadable(bucket, key, error) from error
+
+
+def _unreadable(bucket: str, key: str, error: BaseException) -> PublishError:
+    return PublishError(f"Cannot read s3://{bucket}/{key}: {describe_with_fix(error)}")

@@ -22,6 +22,7 @@ from django.core.files.storage import Storage
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
+from .configuration import bucket_problem, configured_location, location_problem
 from .deploy import (
     DeployedState,
     PublishReport,
@@ -29,6 +30,7 @@ from .deploy import (
     logger,
     publish_collection,
 )
+from .errors import SettingError, UnsafeObjectName, setting_reference
 from .fingerprint import (
     context_digest,
     digest_found_files,
@@ -40,6 +42,7 @@ from .options import SyncOptions
 from .plan import is_hashed
 from .publish import Uploader
 from .remote import RemoteObject, fetch_object
+from .retries import with_default_retries
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -62,6 +65,10 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     client_config: Config
 
     def __init__(self, **options: Any) -> None:
+        # django-storages refuses a leading slash too, without naming the setting.
+        problem = location_problem(configured_location(type(self), options))
+        if problem:
+            raise SettingError(problem)
         self.sync_options = SyncOptions.pop_from(options)
         self.local_storage_class = self.sync_options.import_local_storage_class()
         self._deployed_paths: dict[str, str] | None = None
@@ -77,6 +84,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self.client_config = self.client_config.merge(
             Config(max_pool_connections=pool_size)
         )
+        self.client_config = with_default_retries(self.client_config)
 
     # Run time: URLs from the manifest --------------------------------------
 
@@ -181,6 +189,9 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         if dry_run:
             yield from self.local_storage.post_process(paths, dry_run=True, **options)
             return
+        problem = bucket_problem(self.bucket_name)
+        if problem:
+            raise SettingError(problem)
         started = time.monotonic()
         # Read the deployed manifest while the sources are fingerprinted.
         remote_manifest = _in_background(self.fetch_deployed_manifest)
@@ -285,8 +296,19 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         )
 
     def object_key(self, name: str) -> str:
-        """The S3 key for a name, under ``location`` (never outside it)."""
-        key: str = safe_join(self.location, clean_name(name))
+        """The S3 key for a name, under ``location``. A name that would leave
+        it is refused, not clamped: with an empty ``location``, safe_join
+        turns ``../x`` into ``x``, another file's key."""
+        segments = clean_name(name).split("/")
+        try:
+            if name.startswith("/") or ".." in segments:
+                raise ValueError(name)
+            key: str = safe_join(self.location, clean_name(name))
+        except ValueError as error:
+            raise UnsafeObjectName(
+                f"Refusing to upload {name!r}: its S3 key would not be under "
+                f"{setting_reference('location')} = {self.location!r}."
+            ) from error
         return key
 
     def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]:
