@@ -96,8 +96,8 @@ def what_to_fix(error: BaseException) -> str | None:
             )
         if code == "AccessDenied":
             return (
-                "The credentials are not allowed this request: grant them "
-                "s3:GetObject and s3:PutObject on the bucket, or check "
+                "S3 denied the request: grant these credentials s3:GetObject "
+                "and s3:PutObject on the bucket, or check "
                 f"{setting_reference('access_key')}."
             )
         if code in REGION_ERROR_CODES:

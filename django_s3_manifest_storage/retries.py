@@ -12,11 +12,12 @@ if TYPE_CHECKING:
     from botocore.config import _RetryDict
 
 # Standard mode retries 500/502/503/504, dropped connections and timeouts
-# with a short backoff, and throttling (503 SlowDown) with a backoff that
-# starts at a second and doubles. Its default of 3 attempts gives a throttled
-# deploy about 3 s to recover; 5 attempts give it up to 15 s. A retry budget
-# shared by the client stops a retry storm against an endpoint that is down.
-DEFAULT_RETRIES: _RetryDict = {"mode": "standard", "max_attempts": 5}
+# with a short backoff (tens of milliseconds), and throttling (503 SlowDown)
+# with a random backoff of up to 1 s, doubling each time. Its default of 3
+# attempts gives a throttled request up to 3 s to recover; 5 attempts give it
+# up to 15 s. A retry budget shared by the client stops a retry storm against
+# an endpoint that is down. (``max_attempts`` would not count the first try.)
+DEFAULT_RETRIES: _RetryDict = {"mode": "standard", "total_max_attempts": 5}
 
 # botocore reads these when the client config sets no retries.
 RETRY_ENVIRONMENT_VARIABLES = ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS")
