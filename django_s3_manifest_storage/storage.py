@@ -297,11 +297,12 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
 
     def object_key(self, name: str) -> str:
         """The S3 key for a name, under ``location``. A name that would leave
-        it is refused, not clamped: with an empty ``location``, safe_join
-        turns ``../x`` into ``x``, another file's key."""
-        segments = clean_name(name).split("/")
+        it is refused, not clamped: clean_name turns ``a/../../x`` into
+        ``../x``, and safe_join with an empty ``location`` turns that into
+        ``x``, another file's key."""
+        slashed = name.replace("\\", "/")  # as clean_name reads backslashes
         try:
-            if name.startswith("/") or ".." in segments:
+            if slashed.startswith("/") or ".." in slashed.split("/"):
                 raise ValueError(name)
             key: str = safe_join(self.location, clean_name(name))
         except ValueError as error:
