@@ -98,6 +98,8 @@ def test_a_burst_of_slowdown_is_absorbed_with_backoff(
 def test_standard_retries_unless_the_user_configured_retries(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     default = ManifestSyncS3Storage(bucket_name="b")
     assert default.client_config.retries == DEFAULT_RETRIES
     assert default.client_config.retries["mode"] == "standard"
@@ -116,7 +118,7 @@ def test_standard_retries_unless_the_user_configured_retries(
 # Persistent faults ----------------------------------------------------------
 
 FEWER_ATTEMPTS = Config(
-    read_timeout=1,
+    read_timeout=0.5,
     connect_timeout=1,
     retries={"mode": "standard", "total_max_attempts": 2},
 )
