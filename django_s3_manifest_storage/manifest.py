@@ -2,8 +2,9 @@
 
 Only the ``paths`` mapping matters for publishing. Extra keys (``hash``, or
 ``stats`` written by some storages) are ignored. Anything that is not a
-version 1.0/1.1 manifest is rejected with :class:`InvalidManifest`, so the
-caller can treat the remote state as absent instead of trusting garbage.
+version 1.0/1.1 manifest, or that names a file outside the collection (``..``,
+an absolute path), is rejected with :class:`InvalidManifest`, so the caller
+can treat the remote state as absent instead of trusting garbage.
 """
 
 from __future__ import annotations
@@ -36,4 +37,14 @@ def parse_manifest_paths(content: bytes) -> dict[str, str]:
         for name, hashed in paths.items()
     ):
         raise InvalidManifest("'paths' is not a mapping of names to names")
+    escaping = sorted(
+        name
+        for entry in paths.items()
+        for name in entry
+        if name.startswith("/") or ".." in name.split("/")
+    )
+    if escaping:
+        raise InvalidManifest(
+            f"'paths' names files outside the collection: {escaping[0]!r}"
+        )
     return paths

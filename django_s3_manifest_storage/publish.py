@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import PublishError, describe_s3_error
+from .errors import PublishError, describe_s3_error, what_to_fix
 from .object_parameters import gzip_file
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class Upload:
 class UploadFailure:
     upload: Upload
     reason: str
+    fix: str | None = None
 
 
 class Uploader:
@@ -100,11 +102,19 @@ class Uploader:
                 upload = futures[future]
                 try:
                     size = future.result()
-                except (BotoCoreError, ClientError, OSError) as error:
-                    failures.append(UploadFailure(upload, describe_s3_error(error)))
+                except UPLOAD_ERRORS as error:
+                    failures.append(upload_failure(upload, error))
                 else:
                     on_uploaded(upload, size)
         return failures
+
+
+# What an upload can raise: S3's answer, the network, the local file.
+UPLOAD_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError, OSError)
+
+
+def upload_failure(upload: Upload, error: BaseException) -> UploadFailure:
+    return UploadFailure(upload, describe_s3_error(error), what_to_fix(error))
 
 
 class BackgroundUploads:
@@ -134,8 +144,8 @@ class BackgroundUploads:
             for name, (upload, future) in self.futures.items():
                 try:
                     sent[name] = future.result()
-                except (BotoCoreError, ClientError, OSError) as error:
-                    failures.append(UploadFailure(upload, describe_s3_error(error)))
+                except UPLOAD_ERRORS as error:
+                    failures.append(upload_failure(upload, error))
         finally:
             self.pool.shutdown(wait=True)
         return sent, failures
@@ -159,6 +169,7 @@ def failure_message(bucket: str, failures: Sequence[UploadFailure]) -> str:
     ]
     if len(failures) > len(shown):
         lines.append(f"  ... and {len(failures) - len(shown)} more")
+    lines.extend(sorted({failure.fix for failure in failures if failure.fix}))
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import PublishError, describe_s3_error
+from .errors import PublishError, describe_s3_error, describe_with_fix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,13 +35,9 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
-        raise PublishError(
-            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
-        ) from error
+        raise _unreadable(bucket, key, error) from error
     except BotoCoreError as error:
-        raise PublishError(
-            f"Cannot read s3://{bucket}/{key}: {describe_s3_error(error)}"
-        ) from error
+        raise _unreadable(bucket, key, error) from error
 
 
 def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
@@ -55,7 +51,7 @@ def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
             )
     except (ClientError, BotoCoreError) as error:
         raise PublishError(
-            f"Cannot list s3://{bucket}/{prefix}: {describe_s3_error(error)}"
+            f"Cannot list s3://{bucket}/{prefix}: {describe_with_fix(error)}"
         ) from error
     return names
 
@@ -92,3 +88,7 @@ def _decompressed(body: bytes) -> bytes:
         return gzip.decompress(body)
     except (OSError, EOFError, zlib.error):
         return body
+
+
+def _unreadable(bucket: str, key: str, error: BaseException) -> PublishError:
+    return PublishError(f"Cannot read s3://{bucket}/{key}: {describe_with_fix(error)}")

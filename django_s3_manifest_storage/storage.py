@@ -23,8 +23,10 @@ from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
 from .command import CommandOptions, current_command_options
+from .configuration import bucket_problem, configured_location, location_problem
 from .deploy import DeployedState, Deployment, DeployPolicy, PublishReport, logger
 from .dry_run import DryRunReport
+from .errors import SettingError, UnsafeObjectName, setting_reference
 from .fingerprint import (
     context_digest,
     digest_found_files,
@@ -36,6 +38,7 @@ from .options import SyncOptions
 from .plan import is_hashed
 from .publish import Uploader
 from .remote import RemoteObject, fetch_object
+from .retries import with_default_retries
 from .staging import DeferredCopies, filesystem_source
 
 if TYPE_CHECKING:
@@ -60,6 +63,10 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     client_config: Config
 
     def __init__(self, **options: Any) -> None:
+        # django-storages refuses a leading slash too, without naming the setting.
+        problem = location_problem(configured_location(type(self), options))
+        if problem:
+            raise SettingError(problem)
         self.sync_options = SyncOptions.pop_from(options)
         self.local_storage_class = self.sync_options.import_local_storage_class()
         self._deployed_paths: dict[str, str] | None = None
@@ -76,6 +83,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self.client_config = self.client_config.merge(
             Config(max_pool_connections=pool_size)
         )
+        self.client_config = with_default_retries(self.client_config)
 
     def get_default_settings(self) -> dict[str, Any]:
         defaults: dict[str, Any] = super().get_default_settings()
@@ -198,6 +206,9 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     ) -> Iterator[PostProcessResult]:
         """Hash locally (passing Django's results through untouched), then
         publish the delta to S3. Skip both when no source changed."""
+        problem = bucket_problem(self.bucket_name)
+        if problem:
+            raise SettingError(problem)
         command = current_command_options()
         deployment = self.start_deployment(command)
         context = context_digest(self.fingerprint_context())
@@ -354,8 +365,20 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         )
 
     def object_key(self, name: str) -> str:
-        """The S3 key for a name, under ``location`` (never outside it)."""
-        key: str = safe_join(self.location, clean_name(name))
+        """The S3 key for a name, under ``location``. A name that would leave
+        it is refused, not clamped: clean_name turns ``a/../../x`` into
+        ``../x``, and safe_join with an empty ``location`` turns that into
+        ``x``, another file's key."""
+        slashed = name.replace("\\", "/")  # as clean_name reads backslashes
+        try:
+            if slashed.startswith("/") or ".." in slashed.split("/"):
+                raise ValueError(name)
+            key: str = safe_join(self.location, clean_name(name))
+        except ValueError as error:
+            raise UnsafeObjectName(
+                f"Refusing to upload {name!r}: its S3 key would not be under "
+                f"{setting_reference('location')} = {self.location!r}."
+            ) from error
         return key
 
     def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]:

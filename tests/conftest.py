@@ -117,14 +117,16 @@ class S3Bucket:
     def add_fault(self, fault: Fault) -> Fault:
         return self.bundled_server.add_fault(fault)
 
-    def objects(self, prefix: str = "") -> dict[str, bytes]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        keys = [
+        return [
             entry["Key"]
             for page in paginator.paginate(Bucket=self.name, Prefix=prefix)
             for entry in page.get("Contents", ())
         ]
-        return {key: self.get(key) for key in keys}
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        return {key: self.get(key) for key in self.object_keys(prefix)}
 
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
@@ -157,7 +159,7 @@ def s3(s3_server: LocalS3Server | None) -> Iterator[S3Bucket]:
     yield bucket
     if s3_server is not None:
         s3_server.clear_faults()
-    for key in bucket.objects():
+    for key in bucket.object_keys():
         client.delete_object(Bucket=bucket.name, Key=key)
     client.delete_bucket(Bucket=bucket.name)
 

@@ -1,5 +1,5 @@
 SECRET_KEY = "tests-only"
-INSTALLED_APPS = ["django.contrib.staticfiles"]
+INSTALLED_APPS = ["django.contrib.staticfiles", "django_s3_manifest_storage"]
 STATIC_URL = "/static/"
 STATIC_ROOT = None
 USE_TZ = True

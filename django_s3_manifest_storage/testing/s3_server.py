@@ -2,21 +2,26 @@
 
 moto's S3 runs in server mode inside this process, behind a thin WSGI layer
 that records every request (so tests can count what S3 saw), can add a fixed
-delay (to stand in for the network) and can answer chosen requests with an
-error (to test failures without mocking the client).
+delay (to stand in for the network), and can make chosen requests fail (an S3
+error, a dropped connection, a stall past the client's timeout) or wait for
+each other, to test failures and races without mocking the client.
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NoReturn
 from urllib.parse import parse_qs, unquote
 
+from moto.core.authorization import enable_iam_authentication
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -47,12 +52,23 @@ class RecordedRequest:
         return self.method
 
 
+FaultAction = Literal["error", "reset", "stall"]
+
+
 @dataclass
 class Fault:
-    """Answer matching requests with an S3 error instead of serving them.
+    """Make matching requests fail instead of serving them.
 
-    ``times`` limits how many requests fail (None: all of them), so a test can
-    model both a transient and a persistent failure.
+    ``action`` says how: ``"error"`` answers ``status`` with the S3 error
+    ``code``; ``"reset"`` drops the connection without an answer; ``"stall"``
+    holds the request ``stall_seconds`` (longer than a client's read timeout)
+    and then drops it, never serving it.
+
+    ``method`` is an HTTP method or ``"*"``; ``key_pattern`` is searched in the
+    key. ``after`` lets that many matching requests through first and ``times``
+    limits how many then fail (None: all of them): ``after=2, times=1`` fails
+    the third matching request only, ``times=2`` models a transient failure,
+    ``times=None`` a persistent one.
     """
 
     method: str
@@ -60,14 +76,69 @@ class Fault:
     status: int = 500
     code: str = "InternalError"
     times: int | None = None
+    after: int = 0
+    action: FaultAction = "error"
+    stall_seconds: float = 30.0
     hits: int = field(default=0, init=False)
+    seen: int = field(default=0, init=False)
+    released: threading.Event = field(
+        default_factory=threading.Event, init=False, repr=False
+    )
 
-    def matches(self, request: RecordedRequest) -> bool:
-        if self.times is not None and self.hits >= self.times:
-            return False
-        return request.method == self.method and bool(
+    def applies_to(self, request: RecordedRequest) -> bool:
+        return self.method in ("*", request.method) and bool(
             re.search(self.key_pattern, request.key)
         )
+
+    def strikes(self, request: RecordedRequest) -> bool:
+        """Whether this request fails; counts it. Call with the server lock."""
+        if not self.applies_to(request):
+            return False
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        if self.times is not None and self.hits >= self.times:
+            return False
+        self.hits += 1
+        return True
+
+
+@dataclass
+class Rendezvous:
+    """Hold matching requests until ``parties`` of them have arrived, then
+    serve them all at once: makes concurrent clients overlap for certain.
+
+    Used once; if the others do not come within ``timeout_seconds`` the held
+    requests are served anyway and ``met`` stays False.
+    """
+
+    method: str
+    key_pattern: str
+    parties: int
+    timeout_seconds: float = 30.0
+    met: bool = field(default=False, init=False)
+    barrier: threading.Barrier = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.barrier = threading.Barrier(self.parties, timeout=self.timeout_seconds)
+
+    def applies_to(self, request: RecordedRequest) -> bool:
+        return (
+            not self.met
+            and self.method in ("*", request.method)
+            and bool(re.search(self.key_pattern, request.key))
+        )
+
+    def wait(self) -> None:
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            return
+        self.met = True
+
+
+class InjectedReset(ConnectionResetError):
+    """Raised inside the WSGI app to drop the client's connection."""
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -75,6 +146,12 @@ class QuietRequestHandler(MotoRequestHandler):
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def connection_dropped(
+        self, error: BaseException, environ: dict[str, Any] | None = None
+    ) -> None:
+        # An injected reset: don't wait on this connection for another request.
+        self.close_connection = True
 
 
 def _parse_request(environ: dict[str, Any]) -> RecordedRequest:
@@ -108,6 +185,7 @@ class LocalS3Server:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._rendezvous: list[Rendezvous] = []
         self._in_flight = 0
         self.max_in_flight = 0
         self._server: BaseWSGIServer | None = None
@@ -135,6 +213,7 @@ class LocalS3Server:
         return self
 
     def stop(self) -> None:
+        self.clear_faults()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -177,17 +256,42 @@ class LocalS3Server:
         return fault
 
     def clear_faults(self) -> None:
+        """Remove every fault and rendezvous; stalled requests are dropped now."""
         with self._lock:
+            for fault in self._faults:
+                fault.released.set()
+            for rendezvous in self._rendezvous:
+                rendezvous.barrier.abort()
             self._faults.clear()
+            self._rendezvous.clear()
 
-    def _matching_fault(self, request: RecordedRequest) -> Fault | None:
+    def add_rendezvous(self, rendezvous: Rendezvous) -> Rendezvous:
+        with self._lock:
+            self._rendezvous.append(rendezvous)
+        return rendezvous
+
+    @contextmanager
+    def checking_credentials(self) -> Iterator[None]:
+        """Make moto check signatures: unknown keys get 403 InvalidAccessKeyId.
+
+        moto's switch is process-wide; keep the block short.
+        """
+        with enable_iam_authentication():
+            yield
+
+    def _admit(
+        self, request: RecordedRequest
+    ) -> tuple[Fault | None, Rendezvous | None]:
+        """Log the request as it arrives; return what should happen to it."""
         with self._lock:
             self._requests.append(request)
-            for fault in self._faults:
-                if fault.matches(request):
-                    fault.hits += 1
-                    return fault
-        return None
+            fault = next(
+                (fault for fault in self._faults if fault.strikes(request)), None
+            )
+            rendezvous = next(
+                (meet for meet in self._rendezvous if meet.applies_to(request)), None
+            )
+        return fault, rendezvous
 
     def _wrap(self, moto_app: WSGIApp, moto_api_app: WSGIApp) -> WSGIApp:
         def app(
@@ -208,11 +312,17 @@ class LocalS3Server:
             environ: dict[str, Any], start_response: StartResponse
         ) -> Iterable[bytes]:
             request = _parse_request(environ)
+            fault, rendezvous = self._admit(request)
             if self.delay_seconds:
                 time.sleep(self.delay_seconds)
-            fault = self._matching_fault(request)
+            if rendezvous is not None:
+                rendezvous.wait()
             if fault is None:
                 return moto_app(environ, start_response)
+            if fault.action == "stall":
+                fault.released.wait(fault.stall_seconds)
+            if fault.action in ("stall", "reset"):
+                _reset(environ)
             # Drain the body so the client sees the error, not a broken pipe.
             get_input_stream(environ).read()
             body = _error_body(fault, request)
@@ -224,3 +334,10 @@ class LocalS3Server:
             return [body]
 
         return app
+
+
+def _reset(environ: dict[str, Any]) -> NoReturn:
+    """Drop the connection with a TCP reset instead of answering."""
+    connection: socket.socket = environ["werkzeug.socket"]
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raise InjectedReset("connection reset by the test server")

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "site_assets",
+    "django_s3_manifest_storage",  # system checks for the storage settings
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
