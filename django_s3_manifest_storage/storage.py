@@ -53,9 +53,8 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     """A drop-in ``S3ManifestStaticStorage`` that collects locally and uploads
     only what the deployed manifest lacks.
 
-    Accepts every django-storages S3 option and ``AWS_*`` setting, plus
-    ``upload_concurrency``, ``local_storage_class``, ``local_storage_options``
-    and ``staging_dir``.
+    Accepts every django-storages S3 option and ``AWS_*`` setting, plus this
+    package's own options (``options.SyncOptions``; the README has the table).
     """
 
     last_publish: PublishReport | None = None
