@@ -219,6 +219,7 @@ class Deployment:
         self.policy = policy
         self.command = command
         self.started = time.monotonic()
+        self._reusable: tuple[DeployedState, str, dict[str, str] | None] | None = None
         # Read S3 while the caller works locally (fingerprinting, hashing).
         self._manifest = _in_background(
             lambda: fetch_object(self.client, self.bucket, self.manifest_key)
@@ -301,6 +302,16 @@ class Deployment:
     ) -> dict[str, str] | None:
         """The deployed manifest's paths, if its files can be reused as they
         are; None when everything must be uploaded again."""
+        # Computing it digests every deployed name's parameters: once is enough.
+        cached = self._reusable
+        if cached is None or cached[0] is not deployed or cached[1] != context:
+            cached = (deployed, context, self._reusable_paths(deployed, context))
+            self._reusable = cached
+        return cached[2]
+
+    def _reusable_paths(
+        self, deployed: DeployedState, context: str
+    ) -> dict[str, str] | None:
         # Another local storage class, version or setting may write files the
         # manifest does not list (compressed variants): upload everything.
         if deployed.stamp.context not in (None, context):

@@ -4,6 +4,7 @@ publication are remote."""
 from __future__ import annotations
 
 import importlib.metadata
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator
@@ -368,6 +369,13 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         it is refused, not clamped: clean_name turns ``a/../../x`` into
         ``../x``, and safe_join with an empty ``location`` turns that into
         ``x``, another file's key."""
+        if (
+            "\\" not in name
+            and not name.startswith(("/", ".."))
+            and posixpath.normpath(name) == name
+        ):
+            # Already clean (every name in a manifest is): what safe_join gives.
+            return f"{self.location.rstrip('/')}/{name}".lstrip("/")
         slashed = name.replace("\\", "/")  # as clean_name reads backslashes
         try:
             if slashed.startswith("/") or ".." in slashed.split("/"):
