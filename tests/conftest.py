@@ -52,13 +52,19 @@ CHECKSUM_CALCULATION = os.environ.get("S3_TEST_CHECKSUM_CALCULATION")
 
 def client_config_from_environment() -> Config | None:
     """The botocore Config the S3_TEST_* variables ask for, if any."""
+    settings = client_config_settings()
+    return Config(**settings) if settings else None
+
+
+def client_config_settings() -> dict[str, Any]:
+    """The keyword arguments of that Config (for settings written as code)."""
     settings: dict[str, Any] = {}
     if ADDRESSING_STYLE:
         settings["s3"] = {"addressing_style": ADDRESSING_STYLE}
     if CHECKSUM_CALCULATION:
         settings["request_checksum_calculation"] = CHECKSUM_CALCULATION
         settings["response_checksum_validation"] = CHECKSUM_CALCULATION
-    return Config(**settings) if settings else None
+    return settings
 
 
 @pytest.fixture(scope="session")

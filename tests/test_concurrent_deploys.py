@@ -19,7 +19,7 @@ from django.test import override_settings
 
 from django_s3_manifest_storage.testing.s3_server import Fault, Rendezvous
 
-from .conftest import BACKEND, Deploy, S3Bucket, StaticSource
+from .conftest import BACKEND, Deploy, S3Bucket, StaticSource, client_config_settings
 
 MANIFEST_KEY = "static/staticfiles.json"
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,15 @@ def start_collectstatic(
     deploy job would, with a settings module written for it."""
     name = f"deploy_settings_{uuid.uuid4().hex[:8]}"
     workdir.mkdir(parents=True, exist_ok=True)
+    storage_options = s3.options(**options)
+    # A botocore Config has no literal form: the module builds it.
+    config = ""
+    if storage_options.pop("client_config", None) is not None:
+        config = f"OPTIONS['client_config'] = Config(**{client_config_settings()!r})\n"
     (workdir / f"{name}.py").write_text(
+        "from botocore.config import Config\n"
+        f"OPTIONS = {storage_options!r}\n"
+        f"{config}"
         "SECRET_KEY = 'subprocess'\n"
         "INSTALLED_APPS = ['django.contrib.staticfiles', "
         "'django_s3_manifest_storage']\n"
@@ -48,7 +56,7 @@ def start_collectstatic(
         "STORAGES = {\n"
         "    'default': {'BACKEND': 'django.core.files.storage.FileSystemStorage'},\n"
         f"    'staticfiles': {{'BACKEND': {BACKEND!r}, "
-        f"'OPTIONS': {s3.options(**options)!r}}},\n"
+        "'OPTIONS': OPTIONS},\n"
         "}\n"
     )
     (workdir / "tmp").mkdir(exist_ok=True)
