@@ -65,10 +65,6 @@ class PublishPlan:
             wave for wave in (self.immutable, self.originals, manifest_wave) if wave
         )
 
-    @property
-    def upload_count(self) -> int:
-        return sum(len(wave) for wave in self.waves)
-
 
 def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
     """Whether a name is a hashed name or a compressed variant of one."""
