@@ -4,7 +4,7 @@
     python3 dev.py test    lint, type checks and the test matrix (every Django x Python)
     python3 dev.py demo    the example project against a local S3
     python3 dev.py bench   the benchmark (arguments go to benchmarks.run)
-    python3 dev.py nox ... any nox arguments, e.g. -s "tests-3.12-django6.1" -- -k runtime
+    python3 dev.py nox ... any nox arguments, e.g. -s "tests(3.12-django6.1)" -- -k runtime
 
 It creates ``.venv-dev`` with nox in it, then runs nox. Python interpreters
 installed with pyenv are put on PATH so nox finds every version.

@@ -26,7 +26,9 @@ MATRIX = [
         for python in ("3.12", "3.13")
     ),
 ]
-TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.9", "brotli")
+TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.9", "pytest-xdist>=3.5", "brotli")
+# One worker per core, each with its own S3 server; ``-- -n 0`` runs serially.
+PARALLEL = ("-n", "auto")
 
 
 @nox.session
@@ -35,7 +37,7 @@ def tests(session: nox.Session, django: str) -> None:
     session.install(
         f"django~={django}.0", "-e", ".[testing,whitenoise]", *TEST_REQUIREMENTS
     )
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *PARALLEL, *session.posargs)
 
 
 @nox.session(python="3.12")
@@ -48,6 +50,7 @@ def tests_s3_compatible(session: nox.Session) -> None:
         "python",
         "-m",
         "pytest",
+        *PARALLEL,
         *session.posargs,
         env={
             "S3_TEST_ADDRESSING_STYLE": "path",

@@ -146,27 +146,56 @@ class S3Bucket:
         self.client.put_object(Bucket=self.name, Key=key, Body=body)
 
 
-@pytest.fixture
-def s3(s3_server: LocalS3Server | None) -> Iterator[S3Bucket]:
-    endpoint = EXTERNAL_ENDPOINT or (s3_server.endpoint_url if s3_server else "")
-    client = boto3.client(
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_server: LocalS3Server | None) -> str:
+    return EXTERNAL_ENDPOINT or (s3_server.endpoint_url if s3_server else "")
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str) -> Any:
+    """One client for the whole session: building a boto3 client loads the
+    service model, which costs more than most tests' requests."""
+    return boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name=REGION,
         config=client_config_from_environment(),
     )
-    bucket = S3Bucket(endpoint, f"test-{uuid.uuid4().hex[:20]}", s3_server, client)
-    client.create_bucket(Bucket=bucket.name)
+
+
+@pytest.fixture
+def s3(
+    s3_server: LocalS3Server | None, s3_endpoint: str, s3_client: Any
+) -> Iterator[S3Bucket]:
+    bucket = S3Bucket(
+        s3_endpoint, f"test-{uuid.uuid4().hex[:20]}", s3_server, s3_client
+    )
+    s3_client.create_bucket(Bucket=bucket.name)
     if s3_server is not None:
         s3_server.clear_faults()
         s3_server.clear_log()
     yield bucket
     if s3_server is not None:
+        # Each test has a bucket of its own on a server that lives as long as
+        # this process: nothing to tidy up.
         s3_server.clear_faults()
-    for key in bucket.object_keys():
-        client.delete_object(Bucket=bucket.name, Key=key)
+        return
+    delete_bucket(s3_client, bucket)
+
+
+def delete_bucket(client: Any, bucket: S3Bucket) -> None:
+    """Empty and delete a bucket on an external endpoint, 1,000 keys a request."""
+    keys = bucket.object_keys()
+    for start in range(0, len(keys), 1000):
+        client.delete_objects(
+            Bucket=bucket.name,
+            Delete={
+                "Objects": [{"Key": key} for key in keys[start : start + 1000]],
+                "Quiet": True,
+            },
+        )
     client.delete_bucket(Bucket=bucket.name)
 
 

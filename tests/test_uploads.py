@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
+from django_s3_manifest_storage.testing.s3_server import Rendezvous
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
@@ -100,17 +101,37 @@ def test_uploads_run_concurrently_on_a_pool_that_fits(
     for number in range(60):
         static_source.write(f"many/file{number}.txt", f"file {number}\n".encode())
     server = s3.bundled_server
-    server.delay_seconds = 0.05
-    try:
-        with caplog.at_level(logging.WARNING):
-            deploy(upload_concurrency=16)
-    finally:
-        server.delay_seconds = 0.0
+    # The server holds the first 16 PUTs until all 16 are in flight at once:
+    # the count does not depend on how fast this machine is.
+    meeting = server.add_rendezvous(
+        Rendezvous("PUT", key_pattern=r"/many/", parties=16, timeout_seconds=60)
+    )
+    with caplog.at_level(logging.WARNING):
+        deploy(upload_concurrency=16)
 
-    assert server.max_in_flight >= 16
+    assert meeting.met
+    assert server.max_in_flight_by_method["PUT"] == 16
     assert not [
         r for r in caplog.records if "Connection pool is full" in r.getMessage()
     ]
+
+
+def test_uploads_never_exceed_the_configured_concurrency(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    for number in range(30):
+        static_source.write(f"many/file{number}.txt", f"file {number}\n".encode())
+    server = s3.bundled_server
+    # Four uploads meet at the server, and a fifth is never in flight.
+    meeting = server.add_rendezvous(
+        Rendezvous("PUT", key_pattern=r"/many/", parties=4, timeout_seconds=60)
+    )
+
+    deploy(upload_concurrency=4)
+
+    assert meeting.met
+    assert server.max_in_flight_by_method["PUT"] == 4
+    assert set(s3.put_keys()) >= {f"static/many/file{n}.txt" for n in range(30)}
 
 
 def test_a_large_file_is_uploaded_in_parts_and_skipped_when_unchanged(

@@ -186,8 +186,9 @@ class LocalS3Server:
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._rendezvous: list[Rendezvous] = []
-        self._in_flight = 0
+        self._in_flight: Counter[str] = Counter()
         self.max_in_flight = 0
+        self.max_in_flight_by_method: Counter[str] = Counter()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -243,6 +244,7 @@ class LocalS3Server:
         with self._lock:
             self._requests.clear()
             self.max_in_flight = 0
+            self.max_in_flight_by_method.clear()
 
     def counts(self) -> Counter[str]:
         """Requests seen since the last clear_log(), by kind (LIST, GET, PUT...)."""
@@ -299,14 +301,20 @@ class LocalS3Server:
         ) -> Iterable[bytes]:
             if environ.get("PATH_INFO", "").startswith("/moto-api"):
                 return moto_api_app(environ, start_response)
+            method = environ["REQUEST_METHOD"]
             with self._lock:
-                self._in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self._in_flight)
+                self._in_flight[method] += 1
+                self.max_in_flight = max(
+                    self.max_in_flight, sum(self._in_flight.values())
+                )
+                self.max_in_flight_by_method[method] = max(
+                    self.max_in_flight_by_method[method], self._in_flight[method]
+                )
             try:
                 return respond(environ, start_response)
             finally:
                 with self._lock:
-                    self._in_flight -= 1
+                    self._in_flight[method] -= 1
 
         def respond(
             environ: dict[str, Any], start_response: StartResponse
