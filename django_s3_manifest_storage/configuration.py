@@ -3,6 +3,7 @@ by the system checks and the storage, which refuses to start a deploy."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
@@ -36,3 +37,19 @@ def bucket_problem(bucket_name: str | None, alias: str = "staticfiles") -> str |
             f"No bucket to publish to: set {setting_reference('bucket_name', alias)}."
         )
     return None
+
+
+def unknown_option_problem(
+    options: dict[str, Any], known: dict[str, Any], class_name: str
+) -> str | None:
+    """django-storages' "Invalid setting" as one line naming the key, with a
+    suggestion when the key is close to a known option."""
+    from .options import OWN_OPTIONS
+
+    unknown = sorted(set(options) - set(known))
+    if not unknown:
+        return None
+    key = unknown[0]
+    close = difflib.get_close_matches(key, [*known, *OWN_OPTIONS], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{setting_reference(key)}: {class_name} has no option {key!r}.{hint}"

@@ -1,7 +1,8 @@
-"""One deploy: read what S3 serves, upload the delta, then clean up.
+"""One deploy's conversation with S3: read what is live, upload the delta,
+publish the manifest, delete what no kept release needs.
 
-The storage decides *when* (in ``post_process``); this module decides *what*,
-with the pure planning in ``plan.py`` and the uploads in ``publish.py``.
+What to upload is decided in ``plan.py`` and ``release.py`` (pure); this
+module only does the requests.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,29 +20,29 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .command import CommandOptions
 from .errors import PublishError
+from .fingerprint import parameters_digests
 from .manifest import InvalidManifest, parse_manifest_paths
 from .plan import (
     PublishPlan,
     StagedFileMissing,
     history_name,
     is_hashed,
-    newest_history,
+    kept_release_names,
     plan_deletions,
     plan_publish,
 )
 from .progress import upload_progress
-from .publish import BackgroundUploads, Upload, Uploader, raise_for_failures
-from .remote import RemoteObject, delete_keys, fetch_object, list_names
+from .publish import Upload, Uploader, raise_for_failures
+from .release import CollectionStamp, DeployedState, full_upload_reason
+from .remote import ListedObject, delete_keys, fetch_object, list_objects
+from .reports import PublishReport
+from .resume import Entry, ResumeRecord, file_md5
+from .resume import parameters_digest as resume_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger("django_s3_manifest_storage")
-
-# User metadata stored on the manifest object (x-amz-meta-*).
-SOURCES_METADATA_KEY = "collection-sources"
-CONTEXT_METADATA_KEY = "collection-context"
-PARAMETERS_METADATA_KEY = "collection-parameters"
 
 
 class Destination(Protocol):
@@ -54,10 +55,6 @@ class Destination(Protocol):
     def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]: ...
 
     def should_gzip(self, parameters: dict[str, Any]) -> bool: ...
-
-    def parameters_digest(
-        self, names: Collection[str], hashed_names: Collection[str]
-    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,9 @@ class DeployPolicy:
     """List the bucket and re-upload files the deployed manifest names but
     S3 lost."""
 
+    retry_delays: tuple[float, ...] = ()
+    """Pauses between rounds of retrying uploads that may heal."""
+
     @property
     def deletes(self) -> bool:
         return self.clear or self.keep_releases is not None
@@ -81,87 +81,6 @@ class DeployPolicy:
     @property
     def needs_listing(self) -> bool:
         return self.verify_remote or self.deletes
-
-
-@dataclass(frozen=True)
-class CollectionStamp:
-    """What is recorded with a published manifest about how it was made."""
-
-    sources: str | None
-    """Digest of every source file and of the context."""
-
-    context: str | None
-    """Digest of the context alone: storage class, settings, versions."""
-
-    parameters: str | None
-    """Digest of the upload parameters of every name in the collection."""
-
-    @classmethod
-    def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
-        return cls(
-            metadata.get(SOURCES_METADATA_KEY),
-            metadata.get(CONTEXT_METADATA_KEY),
-            metadata.get(PARAMETERS_METADATA_KEY),
-        )
-
-    def metadata(self) -> dict[str, str]:
-        values = {
-            SOURCES_METADATA_KEY: self.sources,
-            CONTEXT_METADATA_KEY: self.context,
-            PARAMETERS_METADATA_KEY: self.parameters,
-        }
-        return {key: value for key, value in values.items() if value}
-
-
-@dataclass(frozen=True)
-class DeployedState:
-    """The manifest live on S3, if any, and its stamp."""
-
-    manifest: bytes | None
-    paths: dict[str, str] | None
-    stamp: CollectionStamp
-
-    @classmethod
-    def from_remote(cls, remote: RemoteObject | None, location: str) -> DeployedState:
-        if remote is None:
-            return cls(None, None, CollectionStamp(None, None, None))
-        try:
-            paths: dict[str, str] | None = parse_manifest_paths(remote.body)
-        except InvalidManifest as problem:
-            logger.warning(
-                "The manifest at %s is unusable (%s); uploading the whole collection.",
-                location,
-                problem,
-            )
-            paths = None
-        return cls(remote.body, paths, CollectionStamp.from_metadata(remote.metadata))
-
-    def collection_names(self) -> set[str]:
-        paths = self.paths or {}
-        return {*paths, *paths.values()}
-
-    def hashed_names(self) -> set[str]:
-        return set((self.paths or {}).values())
-
-
-@dataclass(frozen=True)
-class PublishReport:
-    destination: str
-    uploaded: tuple[str, ...]
-    uploaded_bytes: int
-    unchanged: int
-    seconds: float
-    deleted: tuple[str, ...] = ()
-    reused_deployed: bool = False
-
-    def summary(self) -> str:
-        how = " (no source changed: hashing skipped)" if self.reused_deployed else ""
-        deleted = f", {len(self.deleted)} deleted" if self.deleted else ""
-        return (
-            f"Published to {self.destination}: {len(self.uploaded)} file(s) "
-            f"uploaded ({self.uploaded_bytes:,} bytes), {self.unchanged} "
-            f"unchanged{deleted}, in {self.seconds:.1f}s{how}."
-        )
 
 
 @dataclass(frozen=True)
@@ -173,10 +92,16 @@ class DeployPlan:
     local_paths: dict[str, str]
     stamp: CollectionStamp
     sizes: dict[str, int] = field(default_factory=dict)
+    full_upload_reason: str | None = None
+
+    @property
+    def upload_names(self) -> list[str]:
+        """Every name the plan uploads, wave by wave."""
+        return [name for wave in self.publish.waves for name in wave]
 
     @property
     def upload_bytes(self) -> int:
-        return sum(self.sizes[name] for wave in self.publish.waves for name in wave)
+        return sum(self.sizes[name] for name in self.upload_names)
 
 
 def staged_names(root: Path) -> set[str]:
@@ -216,41 +141,92 @@ class Deployment:
         self.manifest_name = manifest_name
         self.manifest_key = destination.object_key(manifest_name)
         self.prefix = self.manifest_key[: -len(manifest_name)]
+        self.pending_name = f"{manifest_name}.pending"
         self.policy = policy
         self.command = command
         self.started = time.monotonic()
-        self._reusable: tuple[DeployedState, str, dict[str, str] | None] | None = None
-        # Read S3 while the caller works locally (fingerprinting, hashing).
+        self._reuse: dict[int, tuple[dict[str, str] | None, str | None]] = {}
+        self._resume: ResumeRecord | None = None
+        # Read S3 while the caller works locally (copying, hashing).
         self._manifest = _in_background(
             lambda: fetch_object(self.client, self.bucket, self.manifest_key)
         )
-        self._listing: Future[set[str]] | None = (
-            _in_background(lambda: list_names(self.client, self.bucket, self.prefix))
-            if policy.needs_listing
-            else None
+        self._listing: Future[dict[str, ListedObject]] | None = (
+            _in_background(self.list_objects) if policy.needs_listing else None
         )
 
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
+    def list_objects(self) -> dict[str, ListedObject]:
+        return list_objects(self.client, self.bucket, self.prefix)
+
     def deployed(self) -> DeployedState:
-        return DeployedState.from_remote(
-            self._manifest.result(), f"s3://{self.bucket}/{self.manifest_key}"
-        )
+        remote = self._manifest.result()
+        if remote is None:
+            return DeployedState.absent()
+        deployed = DeployedState.parse(remote.body, remote.metadata)
+        if deployed.problem:
+            logger.warning(
+                "The manifest at s3://%s/%s is unusable (%s); uploading the "
+                "whole collection.",
+                self.bucket,
+                self.manifest_key,
+                deployed.problem,
+            )
+        return deployed
 
     def remote_names(self) -> set[str] | None:
-        return None if self._listing is None else self._listing.result()
+        return None if self._listing is None else set(self._listing.result())
 
-    # Unchanged sources ---------------------------------------------------
+    # Parameters ----------------------------------------------------------
 
-    def serves(self, deployed: DeployedState, sources: str) -> bool:
+    def upload_parameters(self, name: str, hashed: bool) -> dict[str, Any]:
+        """What an object is stored with, ``gzip`` included (it changes the
+        stored bytes and Content-Encoding)."""
+        parameters = self.destination.upload_parameters(
+            self.destination.object_key(name), hashed=hashed
+        )
+        return {**parameters, "gzip": self.destination.should_gzip(parameters)}
+
+    def parameters_digests(
+        self, names: Collection[str], hashed_names: Collection[str]
+    ) -> dict[str, str]:
+        return parameters_digests(
+            (name, self.upload_parameters(name, is_hashed(name, hashed_names)))
+            for name in names
+        )
+
+    # Reuse of the deployed release ---------------------------------------
+
+    def reuse(
+        self, deployed: DeployedState, context: Mapping[str, str]
+    ) -> tuple[dict[str, str] | None, str | None]:
+        """``(deployed paths whose files can be reused, None)``, or ``(None,
+        why everything is uploaded again)``."""
+        # Digesting every deployed name's parameters costs: once per state.
+        cached = self._reuse.get(id(deployed))
+        if cached is None:
+            parameters = (
+                None
+                if deployed.paths is None
+                else self.parameters_digests(
+                    deployed.collection_names(), deployed.hashed_names()
+                )
+            )
+            reason = full_upload_reason(deployed, context, parameters)
+            cached = (None if reason else deployed.paths, reason)
+            self._reuse[id(deployed)] = cached
+        return cached
+
+    def serves(
+        self, deployed: DeployedState, sources: str, context: Mapping[str, str]
+    ) -> bool:
         """Whether S3 already serves what these sources would publish."""
         if deployed.paths is None or deployed.stamp.sources != sources:
             return False
-        if deployed.stamp.parameters != self.destination.parameters_digest(
-            deployed.collection_names(), deployed.hashed_names()
-        ):
+        if self.reuse(deployed, context)[0] is None:
             return False
         present = self.remote_names()
         return present is None or deployed.collection_names() <= present
@@ -258,7 +234,11 @@ class Deployment:
     # Planning ------------------------------------------------------------
 
     def plan(
-        self, staging: Path, deployed: DeployedState, sources: str | None, context: str
+        self,
+        staging: Path,
+        deployed: DeployedState,
+        sources: str | None,
+        context: Mapping[str, str],
     ) -> DeployPlan:
         local_manifest = (staging / self.manifest_name).read_bytes()
         try:
@@ -271,17 +251,15 @@ class Deployment:
         hashed_names = set(local_paths.values())
         stamp = CollectionStamp(
             sources,
-            context,
-            self.destination.parameters_digest(
-                {*local_paths, *hashed_names}, hashed_names
-            ),
+            dict(context),
+            self.parameters_digests({*local_paths, *hashed_names}, hashed_names),
         )
-        staged = staged_names(staging)
+        reusable, reason = self.reuse(deployed, context)
         try:
             publish = plan_publish(
-                staged=staged,
+                staged=staged_names(staging),
                 local_paths=local_paths,
-                remote_paths=self.reusable_paths(deployed, context),
+                remote_paths=reusable,
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
                     deployed.manifest == local_manifest and deployed.stamp == stamp
@@ -295,89 +273,48 @@ class Deployment:
             for wave in publish.waves
             for name in wave
         }
-        return DeployPlan(publish, local_manifest, local_paths, stamp, sizes)
+        return DeployPlan(publish, local_manifest, local_paths, stamp, sizes, reason)
 
-    def reusable_paths(
-        self, deployed: DeployedState, context: str
-    ) -> dict[str, str] | None:
-        """The deployed manifest's paths, if its files can be reused as they
-        are; None when everything must be uploaded again."""
-        # Computing it digests every deployed name's parameters: once is enough.
-        cached = self._reusable
-        if cached is None or cached[0] is not deployed or cached[1] != context:
-            cached = (deployed, context, self._reusable_paths(deployed, context))
-            self._reusable = cached
-        return cached[2]
-
-    def _reusable_paths(
-        self, deployed: DeployedState, context: str
-    ) -> dict[str, str] | None:
-        # Another local storage class, version or setting may write files the
-        # manifest does not list (compressed variants): upload everything.
-        if deployed.stamp.context not in (None, context):
-            return None
-        # New upload parameters must reach every object, changed or not. The
-        # deployed names' parameters under today's rules tell if they changed.
-        if deployed.stamp.parameters not in (
-            None,
-            self.destination.parameters_digest(
-                deployed.collection_names(), deployed.hashed_names()
-            ),
-        ):
-            return None
-        return deployed.paths
-
-    def early_uploads(
-        self, staging: Path, deployed: DeployedState, context: str
-    ) -> EarlyUploads:
+    def on_s3_already(
+        self, deployed: DeployedState, context: Mapping[str, str]
+    ) -> set[str]:
+        """Hashed names S3 serves now: never worth uploading early."""
         present = self.remote_names()
-        reusable = self.reusable_paths(deployed, context) or {}
-        on_s3 = {
+        reusable = self.reuse(deployed, context)[0] or {}
+        return {
             name for name in reusable.values() if present is None or name in present
         }
-        return EarlyUploads(self, staging, on_s3)
 
-    def stale_names(
-        self, live_paths: Mapping[str, str], *, publishing_history: str | None = None
-    ) -> tuple[str, ...]:
-        """Names to delete once ``live_paths`` is the live manifest."""
-        present = self.remote_names()
-        if not self.policy.deletes or present is None:
-            return ()
-        if publishing_history is not None:
-            present = present | {publishing_history}
-        protected = {self.manifest_name}
-        kept_releases: list[Mapping[str, str]] = [live_paths]
-        if self.policy.keep_releases is not None and not self.policy.clear:
-            kept = newest_history(
-                present, self.manifest_name, self.policy.keep_releases
+    # Resuming a failed run -----------------------------------------------
+
+    @property
+    def resume(self) -> ResumeRecord | None:
+        """The resume record, once this run had files to upload."""
+        return self._resume
+
+    def start_resume(self) -> ResumeRecord:
+        """Read a failed run's record in the background (one GET): called
+        when this run has files to upload."""
+        if self._resume is None:
+            key = self.prefix + self.pending_name
+            self._resume = ResumeRecord(
+                self.client,
+                self.bucket,
+                key,
+                _in_background(
+                    lambda: ResumeRecord.fetch(self.client, self.bucket, key)
+                ),
+                lambda: (
+                    self._listing.result() if self._listing else self.list_objects()
+                ),
             )
-            if len(kept) < self.policy.keep_releases:
-                # Releases published before their copies were kept are unknown:
-                # their files may still be in use, so prune nothing yet.
-                return ()
-            protected.update(kept)
-            for name in kept:
-                if name == publishing_history:
-                    continue
-                paths = self._release_paths(name)
-                if paths is None:
-                    # A kept release we cannot read: its files are unknown.
-                    logger.warning("Cannot read %s%s; nothing pruned.", self.url, name)
-                    return ()
-                kept_releases.append(paths)
-        return plan_deletions(
-            present=present, kept_releases=kept_releases, protected=protected
-        )
+        return self._resume
 
-    def _release_paths(self, history: str) -> Mapping[str, str] | None:
-        copy = fetch_object(self.client, self.bucket, self.prefix + history)
-        if copy is None:
-            return None
-        try:
-            return parse_manifest_paths(copy.body)
-        except InvalidManifest:
-            return None
+    def resume_entry(self, staging: Path, name: str, hashed: bool) -> Entry:
+        """How ``name`` would be stored: its parameters, and the MD5 of an
+        unhashed name's bytes (a hashed name is content-addressed)."""
+        parameters = resume_digest(self.upload_parameters(name, hashed))
+        return parameters, "" if hashed else file_md5(staging / name)
 
     # Doing ---------------------------------------------------------------
 
@@ -385,31 +322,39 @@ class Deployment:
         self,
         staging: Path,
         plan: DeployPlan,
-        already_sent: Mapping[str, int] | None = None,
+        sent_early: Mapping[str, int],
     ) -> PublishReport:
-        """Carry out the plan; ``already_sent`` were uploaded during hashing."""
-        sent_early = dict(already_sent or {})
+        """Carry out the plan; ``sent_early`` were uploaded during hashing."""
+        resume = self.start_resume()
+        hashed_names = set(plan.local_paths.values())
+        entries = {
+            name: self.resume_entry(staging, name, is_hashed(name, hashed_names))
+            for name in plan.upload_names
+            if name != plan.publish.manifest and name not in sent_early
+        }
+        resumed = {
+            name for name, entry in entries.items() if resume.is_stored(name, entry)
+        }
         waves = [
-            [name for name in wave if name not in sent_early]
+            [name for name in wave if name not in sent_early and name not in resumed]
             for wave in plan.publish.waves
         ]
         history = None
         if plan.publish.manifest and self.policy.keep_releases is not None:
             history = self._history_name(plan.local_manifest)
-        total = sum(len(wave) for wave in waves)
+        uploaded = dict(sent_early)
         progress = upload_progress(
             self.command,
-            total,
+            sum(len(wave) for wave in waves),
             sum(plan.sizes[name] for wave in waves for name in wave),
         )
-        uploaded_bytes = sum(sent_early.values())
 
-        def uploaded(upload: Upload, size: int) -> None:
-            nonlocal uploaded_bytes
-            uploaded_bytes += size
+        def count(upload: Upload, size: int) -> None:
+            uploaded[upload.name] = size
+            if upload.name in entries:
+                resume.note_stored(upload.name, entries[upload.name])
             progress.advance(size)
 
-        hashed_names = set(plan.local_paths.values())
         try:
             for wave in waves:
                 if not wave:
@@ -424,23 +369,45 @@ class Deployment:
                         # The copy goes first: pruning keeps only the releases
                         # it has copies of, so the live one must have one.
                         copy = _renamed(uploads[0], history, self.prefix)
-                        raise_for_failures(
-                            self.bucket, self.uploader.upload_wave([copy])
-                        )
-                raise_for_failures(
-                    self.bucket, self.uploader.upload_wave(uploads, uploaded)
-                )
+                        self._upload([copy])
+                self._upload(uploads, count)
+        except BaseException:
+            resume.save()
+            raise
         finally:
             progress.close()
+        resume.discard()
         deleted = self.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
-            uploaded=(*sent_early, *(name for wave in waves for name in wave)),
-            uploaded_bytes=uploaded_bytes,
-            unchanged=plan.publish.unchanged,
+            uploaded=tuple(uploaded),
+            uploaded_bytes=sum(uploaded.values()),
+            unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,
             deleted=deleted,
+            resumed=len(resumed),
+            full_upload_reason=plan.full_upload_reason,
         )
+
+    def _upload(
+        self,
+        uploads: Sequence[Upload],
+        on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
+    ) -> None:
+        raise_for_failures(
+            self.bucket,
+            self.uploader.upload_wave(
+                uploads, on_uploaded, retry_delays=self.policy.retry_delays
+            ),
+        )
+
+    def _forget_attempt(self) -> None:
+        try:
+            self.client.delete_object(
+                Bucket=self.bucket, Key=self.prefix + self.pending_name
+            )
+        except Exception as error:  # a stale record only makes a rerun list
+            logger.warning("Cannot delete %s%s: %s", self.url, self.pending_name, error)
 
     def adopt(self, deployed: DeployedState) -> PublishReport:
         """Report a deploy where S3 already served this collection."""
@@ -454,6 +421,50 @@ class Deployment:
             deleted=self.delete_stale(deployed.paths),
             reused_deployed=True,
         )
+
+    # Deleting ------------------------------------------------------------
+
+    def stale_names(
+        self, live_paths: Mapping[str, str], *, publishing_history: str | None = None
+    ) -> tuple[str, ...]:
+        """Names to delete once ``live_paths`` is the live manifest."""
+        present = self.remote_names()
+        if not self.policy.deletes or present is None:
+            return ()
+        if publishing_history is not None:
+            present = present | {publishing_history}
+        kept = kept_release_names(
+            present,
+            self.manifest_name,
+            self.policy.keep_releases,
+            clear=self.policy.clear,
+        )
+        if kept is None:
+            return ()
+        kept_releases: list[Mapping[str, str]] = [live_paths]
+        for name in kept:
+            if name == publishing_history:
+                continue
+            paths = self._release_paths(name)
+            if paths is None:
+                # A kept release we cannot read: its files are unknown.
+                logger.warning("Cannot read %s%s; nothing pruned.", self.url, name)
+                return ()
+            kept_releases.append(paths)
+        return plan_deletions(
+            present=present,
+            kept_releases=kept_releases,
+            protected={self.manifest_name, self.pending_name, *kept},
+        )
+
+    def _release_paths(self, history: str) -> Mapping[str, str] | None:
+        copy = fetch_object(self.client, self.bucket, self.prefix + history)
+        if copy is None:
+            return None
+        try:
+            return parse_manifest_paths(copy.body)
+        except InvalidManifest:
+            return None
 
     def delete_stale(
         self, live_paths: Mapping[str, str], history: str | None = None
@@ -470,11 +481,14 @@ class Deployment:
             # stale object behind, nothing broken. Say so, don't fail the deploy.
             message = (
                 f"{len(failures)} stale object(s) in {self.url} could not be "
-                "deleted; the next deploy will try again: " + "; ".join(failures[:5])
+                "deleted; the next deploy will try again: "
+                + "; ".join(
+                    f"{failure.key}: {failure.reason}" for failure in failures[:5]
+                )
             )
             logger.warning(message)
             self.command.write(f"Warning: {message}", level=0)
-        failed_keys = {failure.split(":", 1)[0] for failure in failures}
+        failed_keys = {failure.key for failure in failures}
         return tuple(name for name in stale if self.prefix + name not in failed_keys)
 
     def _history_name(self, manifest: bytes) -> str:
@@ -503,36 +517,3 @@ def _with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
 
 def _renamed(upload: Upload, name: str, prefix: str) -> Upload:
     return Upload(name, upload.path, prefix + name, upload.parameters, upload.gzip)
-
-
-class EarlyUploads:
-    """Hashed files uploaded as soon as Django yields their final name.
-
-    Files matching none of the local storage's ``patterns`` (images, fonts...)
-    are hashed once and never rewritten, so their hashed name is final when
-    first yielded; CSS and JS may be rewritten in later passes and wait.
-    """
-
-    def __init__(
-        self, deployment: Deployment, staging: Path, on_s3: Collection[str]
-    ) -> None:
-        self.deployment = deployment
-        self.staging = staging
-        self.on_s3 = on_s3
-        self.uploads = BackgroundUploads(deployment.uploader)
-
-    def offer(self, hashed_name: str) -> None:
-        if hashed_name not in self.on_s3:
-            self.uploads.submit(
-                self.deployment.upload_for(self.staging, hashed_name, hashed=True)
-            )
-
-    def finish(self, final_hashed_names: Collection[str]) -> dict[str, int]:
-        """Wait for the uploads; raise if any failed. Return the ones that
-        count: names the final manifest uses."""
-        sent, failures = self.uploads.finish()
-        raise_for_failures(self.deployment.bucket, failures)
-        return {name: size for name, size in sent.items() if name in final_hashed_names}
-
-    def cancel(self) -> None:
-        self.uploads.cancel()

@@ -1,22 +1,23 @@
 """Fingerprints that let a redeploy skip work when nothing changed.
 
 The *sources* fingerprint covers every input of post-processing: each source
-file's name and bytes, plus the context that shapes the output (the local
-storage class and its options, relevant settings, package versions). When it
-equals the one stored with the deployed manifest, hashing would produce the
-deployed manifest again, so it is skipped.
+file's name and bytes, plus the context that shapes the output (see
+``hashing.collection_context``). When it equals the one stored with the
+deployed manifest, hashing would produce the deployed manifest again, so it
+is skipped.
 
-The *parameters* digest covers the upload parameters of every name in the
-collection, so a changed Cache-Control (say) re-uploads objects even when no
-file changed.
+The *parameters* digests cover the upload parameters of every name in the
+collection, one digest per parameter, so a changed Cache-Control (say)
+re-uploads objects even when no file changed, and the summary can say which.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
+
+from .release import encode_parts
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -28,27 +29,29 @@ def content_digest(stream: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def context_digest(context: Mapping[str, Any]) -> str:
-    encoded = json.dumps(context, sort_keys=True, default=repr)
-    return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def sources_fingerprint(file_digests: Iterable[tuple[str, str]], context: str) -> str:
+def sources_fingerprint(
+    file_digests: Iterable[tuple[str, str]], context: Mapping[str, str]
+) -> str:
     """Combine ``(name, content digest)`` pairs and the context, order-free."""
-    fingerprint = hashlib.sha256(context.encode())
+    fingerprint = hashlib.sha256(encode_parts(context).encode())
     for name, digest in sorted(file_digests):
         fingerprint.update(f"\0{name}\0{digest}".encode())
     return fingerprint.hexdigest()
 
 
-def parameters_digest(
+def parameters_digests(
     parameters_by_name: Iterable[tuple[str, Mapping[str, Any]]],
-) -> str:
-    digest = hashlib.sha256()
+) -> dict[str, str]:
+    """One digest per parameter (``CacheControl``...) over every name."""
+    digests: dict[str, Any] = {}
     for name, parameters in sorted(parameters_by_name, key=lambda item: item[0]):
-        # repr of sorted items: stable for the str/dict values parameters hold.
-        digest.update(f"\0{name}\0{sorted(parameters.items())!r}".encode())
-    return digest.hexdigest()
+        for key, value in parameters.items():
+            digest = digests.get(key)
+            if digest is None:
+                digest = digests[key] = hashlib.sha256()
+            # repr: stable for the str/dict values parameters hold.
+            digest.update(f"\0{name}\0{value!r}".encode())
+    return {key: digest.hexdigest()[:16] for key, digest in digests.items()}
 
 
 def digest_found_files(paths: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str]]:

@@ -23,6 +23,19 @@ DEFAULT_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_UNHASHED_CACHE_CONTROL = "no-cache"
 
 
+OWN_OPTIONS = (
+    "upload_concurrency",
+    "local_storage_class",
+    "local_storage_options",
+    "staging_dir",
+    "skip_unchanged",
+    "keep_releases",
+    "verify_remote",
+    "hashed_cache_control",
+    "unhashed_cache_control",
+)
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY
@@ -34,6 +47,9 @@ class SyncOptions:
     verify_remote: bool = False
     hashed_cache_control: str | None = DEFAULT_HASHED_CACHE_CONTROL
     unhashed_cache_control: str | None = DEFAULT_UNHASHED_CACHE_CONTROL
+    local_storage_class_set: bool = False
+    """Whether the user named ``local_storage_class`` (else the storage class
+    itself hashes)."""
 
     @classmethod
     def pop_from(cls, options: dict[str, Any]) -> SyncOptions:
@@ -48,6 +64,7 @@ class SyncOptions:
                 "STORAGES['staticfiles']['OPTIONS']['upload_concurrency'] must be "
                 f"a positive integer, not {concurrency!r}."
             )
+        local_class_set = "local_storage_class" in options
         local_class = options.pop("local_storage_class", DEFAULT_LOCAL_STORAGE_CLASS)
         local_options = options.pop("local_storage_options", {})
         if not isinstance(local_options, dict):
@@ -89,6 +106,7 @@ class SyncOptions:
             skip_unchanged=skip_unchanged,
             keep_releases=keep_releases,
             verify_remote=verify_remote,
+            local_storage_class_set=local_class_set,
             **cache_control,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class UploadFailure:
     upload: Upload
     reason: str
     fix: str | None = None
+    retryable: bool = False
+    """A later attempt may succeed: throttling, a server error, the network."""
 
 
 class Uploader:
@@ -88,12 +91,36 @@ class Uploader:
         self,
         uploads: Sequence[Upload],
         on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
+        *,
+        retry_delays: Sequence[float] = (),
     ) -> list[UploadFailure]:
-        """Upload every file; return the failures (all of them, not just the first)."""
+        """Upload every file; return the failures (all of them, not just the
+        first). When every failure is one a retry may cure, the failed files
+        are tried again after each of ``retry_delays``, with half as many in
+        flight each time: a throttled bucket gets time and fewer requests."""
+        concurrency = self.concurrency
+        pending = list(uploads)
+        for delay in (*retry_delays, None):
+            failures = self._upload_once(pending, on_uploaded, concurrency)
+            if delay is None or not failures:
+                return failures
+            if not all(failure.retryable for failure in failures):
+                return failures  # what will not heal fails the deploy now
+            time.sleep(delay)
+            concurrency = max(1, concurrency // 2)
+            pending = [failure.upload for failure in failures]
+        return []  # pragma: no cover (the loop always returns)
+
+    def _upload_once(
+        self,
+        uploads: Sequence[Upload],
+        on_uploaded: Callable[[Upload, int], None],
+        concurrency: int,
+    ) -> list[UploadFailure]:
         if not uploads:
             return []
         failures: list[UploadFailure] = []
-        workers = min(self.concurrency, len(uploads))
+        workers = min(concurrency, len(uploads))
         with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
             futures = {
                 pool.submit(self.upload_one, upload): upload for upload in uploads
@@ -114,7 +141,30 @@ UPLOAD_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError, OSError)
 
 
 def upload_failure(upload: Upload, error: BaseException) -> UploadFailure:
-    return UploadFailure(upload, describe_s3_error(error), what_to_fix(error))
+    fix = what_to_fix(error)
+    return UploadFailure(
+        upload, describe_s3_error(error), fix, retryable=is_retryable(error, fix)
+    )
+
+
+# S3 answers that a later attempt may not get: anything else 4xx is final.
+RETRYABLE_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
+)
+
+
+def is_retryable(error: BaseException, fix: str | None) -> bool:
+    """Whether the failure may heal by itself: throttling, 5xx, the network;
+    never one whose fix is a setting (credentials, bucket, permissions)."""
+    if fix is not None:
+        return False
+    if isinstance(error, S3UploadFailedError) and error.__context__ is not None:
+        return is_retryable(error.__context__, fix)
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in RETRYABLE_CODES or status >= 500
+    return isinstance(error, BotoCoreError)
 
 
 class BackgroundUploads:
@@ -150,9 +200,15 @@ class BackgroundUploads:
             self.pool.shutdown(wait=True)
         return sent, failures
 
-    def cancel(self) -> None:
-        """Stop what has not started (hashing failed: nothing will publish)."""
+    def cancel(self) -> dict[str, int]:
+        """Stop what has not started (hashing failed: nothing will publish);
+        return ``{name: bytes}`` of the uploads that completed."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+        return {
+            name: future.result()
+            for name, (_upload, future) in self.futures.items()
+            if not future.cancelled() and future.exception() is None
+        }
 
 
 def failure_message(bucket: str, failures: Sequence[UploadFailure]) -> str:

@@ -6,6 +6,7 @@ import gzip
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,22 @@ MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 class RemoteObject:
     body: bytes
     metadata: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One entry of a bucket listing."""
+
+    etag: str
+    last_modified: datetime
+    size: int
+
+
+@dataclass(frozen=True)
+class DeleteFailure:
+    key: str
+    reason: str
 
 
 def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None:
@@ -31,7 +48,9 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
         body = response["Body"].read()
         if response.get("ContentEncoding") == "gzip":
             body = _decompressed(body)
-        return RemoteObject(body, response.get("Metadata", {}))
+        return RemoteObject(
+            body, response.get("Metadata", {}), response.get("LastModified")
+        )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
@@ -40,28 +59,39 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
         raise _unreadable(bucket, key, error) from error
 
 
-def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
-    """Every name under ``prefix`` (keys without the prefix): 1 LIST per 1,000."""
-    names: set[str] = set()
+def list_objects(client: S3Client, bucket: str, prefix: str) -> dict[str, ListedObject]:
+    """Every object under ``prefix``, by name (the key without the prefix):
+    1 LIST per 1,000."""
+    objects: dict[str, ListedObject] = {}
     paginator = client.get_paginator("list_objects_v2")
     try:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            names.update(
-                entry["Key"][len(prefix) :] for entry in page.get("Contents", ())
-            )
+            for entry in page.get("Contents", ()):
+                objects[entry["Key"][len(prefix) :]] = ListedObject(
+                    entry.get("ETag", "").strip('"'),
+                    entry["LastModified"],
+                    entry.get("Size", 0),
+                )
     except (ClientError, BotoCoreError) as error:
         raise PublishError(
             f"Cannot list s3://{bucket}/{prefix}: {describe_with_fix(error)}"
         ) from error
-    return names
+    return objects
+
+
+def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
+    """Every name under ``prefix`` (keys without the prefix): 1 LIST per 1,000."""
+    return set(list_objects(client, bucket, prefix))
 
 
 DELETE_BATCH_SIZE = 1000  # the most DeleteObjects accepts
 
 
-def delete_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> list[str]:
-    """Delete keys in batches; return a description of each one that failed."""
-    failures: list[str] = []
+def delete_keys(
+    client: S3Client, bucket: str, keys: Sequence[str]
+) -> list[DeleteFailure]:
+    """Delete keys in batches; return each one that failed, and why."""
+    failures: list[DeleteFailure] = []
     for start in range(0, len(keys), DELETE_BATCH_SIZE):
         batch = keys[start : start + DELETE_BATCH_SIZE]
         try:
@@ -71,10 +101,13 @@ def delete_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> list[str]
             )
         except (ClientError, BotoCoreError) as error:
             reason = describe_s3_error(error)
-            failures.extend(f"{key}: {reason}" for key in batch)
+            failures.extend(DeleteFailure(key, reason) for key in batch)
             continue
         failures.extend(
-            f"{error.get('Key')}: {error.get('Code')}: {error.get('Message', '')}"
+            DeleteFailure(
+                error.get("Key", ""),
+                f"{error.get('Code')}: {error.get('Message', '')}".rstrip(": "),
+            )
             for error in response.get("Errors", ())
         )
     return failures

@@ -1,4 +1,4 @@
-"""Copies into the staging directory, made only when something reads them.
+"""The staging directory of one run: where collectstatic's files land.
 
 ``collectstatic`` saves every found file into the storage before
 post-processing. When no source changed since the deployed release, nothing
@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from django.core.files.base import File
+from django.core.files.storage import FileSystemStorage
+from django.core.files.utils import validate_file_name
+
+TEMPORARY_PREFIX = "s3-manifest-staging-"
 
 
 def filesystem_source(content: Any) -> Path | None:
@@ -53,3 +61,84 @@ class DeferredCopies:
 def _copy(source: Path, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, destination)
+
+
+class Staging:
+    """A directory with the file operations collectstatic and hashing make.
+
+    ``persistent`` is a directory that outlives the run (``STATIC_ROOT`` or
+    the ``staging_dir`` option); without one, a temporary directory is made
+    and :meth:`discard` removes it.
+    """
+
+    def __init__(self, persistent: Path | None) -> None:
+        self.temporary = persistent is None
+        self.root = (
+            Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX))
+            if persistent is None
+            else persistent
+        )
+        self.deferred = DeferredCopies()
+        # Files here are served from S3, never from this directory's URL.
+        self.files = FileSystemStorage(location=str(self.root), base_url="/")
+
+    def discard(self) -> None:
+        """Remove a temporary directory; a persistent one stays."""
+        self.deferred = DeferredCopies()
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def materialize_all(self) -> None:
+        self.deferred.materialize_all(self.root)
+
+    def stage_source(self, name: str, source: Path) -> None:
+        """Make ``source`` the staged file ``name`` (copied on first use)."""
+        if not self.exists(name):
+            self.deferred.record(name, source)
+
+    # Storage API, as collectstatic and Django's hashing call it -------------
+
+    def path(self, name: str) -> str:
+        self.deferred.materialize(self.root, name)
+        return self.files.path(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.deferred or self.files.exists(name)
+
+    def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        self.deferred.materialize(self.root, name)
+        return self.files.open(name, mode)
+
+    def save(
+        self, name: str | None, content: IO[Any], max_length: int | None = None
+    ) -> str:
+        source = filesystem_source(content)
+        if name is None or source is None or self.exists(name):
+            return self.files.save(name, content, max_length)
+        validate_file_name(name, allow_relative_path=True)
+        self.deferred.record(name, source)
+        return name
+
+    def delete(self, name: str) -> None:
+        self.deferred.forget(name)
+        self.files.delete(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        self.materialize_all()
+        return self.files.listdir(path)
+
+    def size(self, name: str) -> int:
+        self.deferred.materialize(self.root, name)
+        return self.files.size(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_modified_time(name)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_accessed_time(name)
+
+    def get_created_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_created_time(name)

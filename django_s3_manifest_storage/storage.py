@@ -1,53 +1,48 @@
-"""The Django-facing storage class. Thin: file operations are local, URLs and
-publication are remote."""
+"""The Django-facing storage class.
+
+During a collectstatic run, file operations are local (a staging directory)
+and publication is remote; outside a run, the class is django-storages'
+``S3ManifestStaticStorage``, with the manifest read on first use.
+"""
 
 from __future__ import annotations
 
-import importlib.metadata
 import posixpath
-import shutil
-import tempfile
-from collections.abc import Collection, Iterator
+import threading
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import django
 from botocore.config import Config
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import File
 from django.core.files.storage import Storage
-from django.core.files.utils import validate_file_name
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .command import CommandOptions, current_command_options
-from .configuration import bucket_problem, configured_location, location_problem
-from .deploy import DeployedState, Deployment, DeployPolicy, PublishReport, logger
-from .dry_run import DryRunReport
-from .errors import SettingError, UnsafeObjectName, setting_reference
-from .fingerprint import (
-    context_digest,
-    digest_found_files,
-    parameters_digest,
-    sources_fingerprint,
+from .command import CommandOptions, collectstatic_command_on_stack
+from .configuration import (
+    bucket_problem,
+    configured_location,
+    location_problem,
+    unknown_option_problem,
 )
+from .errors import SettingError, UnsafeObjectName, setting_reference
+from .hashing import hashing_customisations
 from .object_parameters import GZIP_CONTENT_TYPES, write_parameters
 from .options import SyncOptions
-from .plan import is_hashed
-from .publish import Uploader
 from .remote import RemoteObject, fetch_object
 from .retries import with_default_retries
-from .staging import DeferredCopies, filesystem_source
+from .run import CollectRun, PostProcessResult
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from mypy_boto3_s3 import S3Client
 
-PostProcessResult = tuple[str, str | None, Any]
+    from .reports import DryRunReport, PublishReport
 
 
 class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignore[misc]
@@ -62,18 +57,45 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
     last_dry_run: DryRunReport | None = None
     client_config: Config
 
+    # Pauses between rounds of retrying uploads that failed for a reason a
+    # retry may cure (throttling, 5xx, dropped connections), on top of the
+    # client's own retries; each round also halves the uploads in flight.
+    upload_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+
     def __init__(self, **options: Any) -> None:
+        # ManifestFilesMixin reads the manifest in __init__; here it is read on
+        # first use, so a collectstatic run never pays for a GET it ignores.
+        self._constructed = False
+        self._manifest_paths: dict[str, str] | None = None
+        self._manifest_hash: str | None = None
+        self._run: CollectRun | None = None
+        self._run_lock = threading.Lock()
         # django-storages refuses a leading slash too, without naming the setting.
         problem = location_problem(configured_location(type(self), options))
         if problem:
             raise SettingError(problem)
         self.sync_options = SyncOptions.pop_from(options)
         self.local_storage_class = self.sync_options.import_local_storage_class()
-        self._deployed_paths: dict[str, str] | None = None
-        self.deferred_copies = DeferredCopies()
+        problem = unknown_option_problem(
+            options, self.get_default_settings(), type(self).__name__
+        )
+        if problem:
+            raise SettingError(problem)
         super().__init__(**options)
-        # The manifest's name is the local storage's: it is the file uploaded.
-        self.manifest_name = self.local_storage_class.manifest_name
+        self._constructed = True
+        if self.sync_options.local_storage_class_set:
+            customised = hashing_customisations(type(self))
+            if customised:
+                raise SettingError(
+                    f"{type(self).__qualname__} customises hashing "
+                    f"({', '.join(customised)}), but hashing is done by "
+                    f"{setting_reference('local_storage_class')} = "
+                    f"{self.sync_options.local_storage_class!r}. Move the "
+                    "customisation to a subclass of that class."
+                )
+        else:
+            # Hashing runs on this class: its manifest name is the one uploaded.
+            self.local_storage_class = type(self)  # type: ignore[assignment]
         # One client serves every upload thread: give it a connection each,
         # or urllib3 discards connections ("Connection pool is full").
         pool_size = max(
@@ -93,30 +115,73 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             defaults["gzip_content_types"] = GZIP_CONTENT_TYPES
         return defaults
 
-    # Run time: URLs from the manifest --------------------------------------
+    # The manifest, read on first use ----------------------------------------
 
-    # ManifestFilesMixin reads the manifest in __init__. A collectstatic run
-    # never needs the deployed manifest for URLs, and reading it there would
-    # cost an extra S3 GET, so it is read on the first URL lookup instead.
     def load_manifest(self) -> Any:
-        return None, ""
+        if not self._constructed:
+            return {}, ""
+        return super().load_manifest()
+
+    def _load_manifest_once(self) -> None:
+        paths, manifest_hash = self.load_manifest()
+        if self._manifest_paths is None:
+            self._manifest_paths = paths
+        if self._manifest_hash is None:
+            self._manifest_hash = manifest_hash
 
     @property
     def hashed_files(self) -> dict[str, str]:
-        if self._deployed_paths is None:
-            # The stubs say dict; Django returns (paths, manifest hash).
-            loaded: tuple[dict[str, str], str] = super().load_manifest()  # type: ignore[assignment]
-            self._deployed_paths, self.manifest_hash = loaded
-        return self._deployed_paths
+        if self._manifest_paths is None:
+            self._load_manifest_once()
+        assert self._manifest_paths is not None
+        return self._manifest_paths
 
     @hashed_files.setter
-    def hashed_files(self, paths: dict[str, str] | None) -> None:
-        self._deployed_paths = paths
+    def hashed_files(self, paths: dict[str, str]) -> None:
+        if self._constructed:
+            self._manifest_paths = paths
+
+    @hashed_files.deleter
+    def hashed_files(self) -> None:
+        self._manifest_paths = None
+
+    @property
+    def manifest_hash(self) -> str:
+        if self._manifest_hash is None:
+            self._load_manifest_once()
+        assert self._manifest_hash is not None
+        return self._manifest_hash
+
+    @manifest_hash.setter
+    def manifest_hash(self, value: str) -> None:
+        if self._constructed:
+            self._manifest_hash = value
+
+    @manifest_hash.deleter
+    def manifest_hash(self) -> None:
+        self._manifest_hash = None
+
+    @property
+    def manifest_storage(self) -> Storage:
+        """Django's ``manifest_storage``; during a run, hashing writes the
+        manifest into the staging directory, from where it is published."""
+        run = self._current_run()
+        if run is not None:
+            return run.staging.files
+        return self._manifest_storage
+
+    @manifest_storage.setter
+    def manifest_storage(self, storage: Storage) -> None:
+        self._manifest_storage = storage
 
     # Django returns None when there is no manifest; the stubs say str.
     def read_manifest(self) -> str | None:  # type: ignore[override]
-        """The staged manifest when there is one (it matches this code's
-        release), else the deployed one on S3: one GET."""
+        """The manifest in ``manifest_storage`` when one was given; else the
+        staged one (it matches this code's release), else the live one on
+        S3: one GET."""
+        if self._manifest_storage is not self:
+            manifest: str | None = super().read_manifest()
+            return manifest
         persistent_staging = self.persistent_staging_dir
         if persistent_staging is not None:
             staged = persistent_staging / self.manifest_name
@@ -124,8 +189,6 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
                 return staged.read_text(encoding="utf-8")
         deployed = self.fetch_deployed_manifest()
         return None if deployed is None else deployed.body.decode("utf-8")
-
-    # Local staging: every file operation of collectstatic lands here -------
 
     @property
     def persistent_staging_dir(self) -> Path | None:
@@ -136,68 +199,108 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             return Path(settings.STATIC_ROOT)
         return None
 
-    @cached_property
-    def staging_dir(self) -> Path:
-        persistent = self.persistent_staging_dir
-        if persistent is not None:
-            return persistent
-        return Path(tempfile.mkdtemp(prefix="s3-manifest-staging-"))
+    # Run mode: collectstatic's file operations go to the staging directory --
 
-    @cached_property
-    def local_storage(self) -> ManifestFilesMixin:
-        return self.local_storage_class(
-            location=str(self.staging_dir), **self.sync_options.local_storage_options
-        )
+    def _current_run(self) -> CollectRun | None:
+        """The run this call belongs to, starting one when collectstatic
+        calls for the first time; None at run time."""
+        run = self._run
+        if run is not None and run.belongs_to_this_thread():
+            if run.post_processing:
+                return run
+            command = collectstatic_command_on_stack()
+            if command is None or run.is_for(command):
+                return run
+            # A run collectstatic abandoned (it failed before post_process).
+            self._end_run(run)
+            return self._start_run(command)
+        if run is not None:
+            return None  # another thread's run: this thread is at run time
+        command = collectstatic_command_on_stack()
+        return None if command is None else self._start_run(command)
 
-    @property
-    def _local(self) -> Storage:
-        local: Storage = self.local_storage  # type: ignore[assignment]
-        return local
+    def _start_run(self, command: Any) -> CollectRun:
+        with self._run_lock:
+            options = CommandOptions.of(command)
+            run = CollectRun.start(self, options, command)
+            self._run = run
+        return run
+
+    def _end_run(self, run: CollectRun) -> None:
+        with self._run_lock:
+            if self._run is run:
+                self._run = None
+        run.close()
 
     def path(self, name: str) -> str:
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.path(name)
+        run = self._current_run()
+        if run is None:
+            return super().path(name)  # type: ignore[no-any-return]
+        return run.staging.path(name)
 
     def exists(self, name: str) -> bool:
-        return name in self.deferred_copies or self._local.exists(name)
+        run = self._current_run()
+        if run is None:
+            return super().exists(name)  # type: ignore[no-any-return]
+        return run.staging.exists(name)
 
     def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.open(name, mode)
+        run = self._current_run()
+        if run is None:
+            return super().open(name, mode)  # type: ignore[no-any-return]
+        return run.staging.open(name, mode)
 
     def save(
         self, name: str | None, content: IO[Any], max_length: int | None = None
     ) -> str:
-        source = filesystem_source(content)
-        if name is None or source is None or self.exists(name):
-            return self._local.save(name, content, max_length)
-        validate_file_name(name, allow_relative_path=True)
-        self.deferred_copies.record(name, source)
-        return name
+        run = self._current_run()
+        if run is None:
+            return super().save(name, content, max_length)  # type: ignore[no-any-return]
+        return run.staging.save(name, content, max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        run = self._current_run()
+        if run is None:
+            return super()._save(name, content)  # type: ignore[no-any-return]
+        # Hashing writes here; the file must be on disk for early uploads.
+        return run.staging.files.save(name, content)
 
     def delete(self, name: str) -> None:
-        self.deferred_copies.forget(name)
-        self._local.delete(name)
+        run = self._current_run()
+        if run is None:
+            super().delete(name)
+        else:
+            run.staging.delete(name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        self.deferred_copies.materialize_all(self.staging_dir)
-        return self._local.listdir(path)
+        run = self._current_run()
+        if run is None:
+            return super().listdir(path)  # type: ignore[no-any-return]
+        return run.staging.listdir(path)
 
     def size(self, name: str) -> int:
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.size(name)
+        run = self._current_run()
+        if run is None:
+            return super().size(name)  # type: ignore[no-any-return]
+        return run.staging.size(name)
 
     def get_modified_time(self, name: str) -> datetime:
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.get_modified_time(name)
+        run = self._current_run()
+        if run is None:
+            return super().get_modified_time(name)  # type: ignore[no-any-return]
+        return run.staging.get_modified_time(name)
 
     def get_accessed_time(self, name: str) -> datetime:
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.get_accessed_time(name)
+        run = self._current_run()
+        if run is None:
+            return super().get_accessed_time(name)  # type: ignore[no-any-return]
+        return run.staging.get_accessed_time(name)
 
     def get_created_time(self, name: str) -> datetime:
-        self.deferred_copies.materialize(self.staging_dir, name)
-        return self._local.get_created_time(name)
+        run = self._current_run()
+        if run is None:
+            return super().get_created_time(name)  # type: ignore[no-any-return]
+        return run.staging.get_created_time(name)
 
     # Publication -------------------------------------------------------------
 
@@ -209,150 +312,29 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         problem = bucket_problem(self.bucket_name)
         if problem:
             raise SettingError(problem)
-        command = current_command_options()
-        deployment = self.start_deployment(command)
-        context = context_digest(self.fingerprint_context())
-        sources = sources_fingerprint(digest_found_files(paths), context)
-        if dry_run:
-            self.last_dry_run = self.plan_dry_run(deployment, paths, sources, context)
-            self.last_dry_run.write_to(command)
-            return
-        deployed = deployment.deployed()
-        if self.sync_options.skip_unchanged and deployment.serves(deployed, sources):
-            report = deployment.adopt(deployed)
-            self.adopt_manifest(deployed)
-        else:
-            self.deferred_copies.materialize_all(self.staging_dir)
-            early = deployment.early_uploads(self.staging_dir, deployed, context)
-            rewritable = [
-                glob for glob, _ in getattr(self.local_storage, "patterns", ())
-            ]
-            failed = True
-            try:
-                for (
-                    original_name,
-                    processed_name,
-                    result,
-                ) in self.local_storage.post_process(paths, dry_run=False, **options):
-                    yield original_name, processed_name, result
-                    if isinstance(result, Exception):
-                        return
-                    if processed_name and not matches_patterns(
-                        original_name, rewritable
-                    ):
-                        early.offer(processed_name)
-                failed = False
-            finally:
-                if failed:
-                    early.cancel()
-            try:
-                plan = deployment.plan(self.staging_dir, deployed, sources, context)
-            except BaseException:
-                early.cancel()
-                raise
-            sent = early.finish(set(plan.local_paths.values()))
-            report = deployment.publish(self.staging_dir, plan, sent)
-            self.hashed_files = dict(self.local_storage.hashed_files)
-        self.last_publish = report
-        logger.info(report.summary())
-        command.write(report.summary())
-        if self.persistent_staging_dir is None:
-            self.discard_temporary_staging()
+        run = self._current_run()
+        if run is None:
+            # Called outside collectstatic: the sources are staged from paths.
+            run = self._start_run(None)
+        try:
+            yield from run.post_process(paths, dry_run=dry_run, **options)
+        finally:
+            self.last_publish = run.report
+            self.last_dry_run = run.dry_run_report
+            self._end_run(run)
 
-    def start_deployment(self, command: CommandOptions) -> Deployment:
-        """Begin a deploy: its reads of S3 start now, in the background."""
-        return Deployment(
-            destination=self,
-            client=self.s3_client,
-            uploader=Uploader(
-                self.s3_client,
-                self.bucket_name,
-                concurrency=self.sync_options.upload_concurrency,
-                transfer_config=self.transfer_config,
-            ),
-            manifest_name=self.manifest_name,
-            policy=DeployPolicy(
-                clear=command.clear,
-                keep_releases=self.sync_options.keep_releases,
-                verify_remote=self.sync_options.verify_remote,
-            ),
-            command=command,
+    def hash_in_staging(
+        self, paths: dict[str, Any], **options: Any
+    ) -> Iterator[PostProcessResult]:
+        """Django's own hashing (ManifestFilesMixin) on this class, with its
+        file operations in the staging directory: the run's local pass when
+        no ``local_storage_class`` is set."""
+        results: Iterator[PostProcessResult] = super().post_process(
+            paths, dry_run=False, **options
         )
+        return results
 
-    def plan_dry_run(
-        self,
-        deployment: Deployment,
-        paths: dict[str, Any],
-        sources: str,
-        context: str,
-    ) -> DryRunReport:
-        """What a deploy would do. Django copies nothing in a dry run, so the
-        found files are collected and hashed in a throwaway directory."""
-        deployed = deployment.deployed()
-        if self.sync_options.skip_unchanged and deployment.serves(deployed, sources):
-            assert deployed.paths is not None
-            return DryRunReport(
-                destination=deployment.url,
-                uploads=(),
-                upload_bytes=0,
-                unchanged=len(deployed.collection_names()),
-                deletions=deployment.stale_names(deployed.paths),
-            )
-        with tempfile.TemporaryDirectory(prefix="s3-manifest-dry-run-") as scratch:
-            local_storage: Any = self.local_storage_class(
-                location=scratch, **self.sync_options.local_storage_options
-            )
-            for name, (source_storage, path) in paths.items():
-                with source_storage.open(path) as source:
-                    local_storage.save(name, source)
-            for _name, _processed, result in local_storage.post_process(
-                paths, dry_run=False
-            ):
-                if isinstance(result, Exception):
-                    raise result
-            plan = deployment.plan(Path(scratch), deployed, sources, context)
-        return DryRunReport(
-            destination=deployment.url,
-            uploads=tuple(name for wave in plan.publish.waves for name in wave),
-            upload_bytes=plan.upload_bytes,
-            unchanged=plan.publish.unchanged,
-            deletions=deployment.stale_names(plan.local_paths),
-        )
-
-    def adopt_manifest(self, deployed: DeployedState) -> None:
-        """Take the deployed manifest as this run's result."""
-        assert deployed.paths is not None
-        assert deployed.manifest is not None
-        self.hashed_files = dict(deployed.paths)
-        persistent_staging = self.persistent_staging_dir
-        if persistent_staging is not None:
-            # Keep the staged manifest in step: run time reads it first.
-            persistent_staging.mkdir(parents=True, exist_ok=True)
-            (persistent_staging / self.manifest_name).write_bytes(deployed.manifest)
-
-    def fingerprint_context(self) -> dict[str, Any]:
-        """Everything besides the sources that shapes the collection."""
-        return {
-            "django": django.__version__,
-            "django-s3-manifest-storage": _version("django-s3-manifest-storage"),
-            "whitenoise": _version("whitenoise"),
-            "local_storage_class": self.sync_options.local_storage_class,
-            "local_storage_options": self.sync_options.local_storage_options,
-            "manifest_name": self.manifest_name,
-            "STATIC_URL": settings.STATIC_URL,
-            "WHITENOISE": {
-                name: getattr(settings, name)
-                for name in dir(settings)
-                if name.startswith("WHITENOISE_")
-            },
-        }
-
-    def discard_temporary_staging(self) -> None:
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
-        # The next collectstatic in this process gets a fresh directory.
-        self.__dict__.pop("staging_dir", None)
-        self.__dict__.pop("local_storage", None)
-        self.deferred_copies = DeferredCopies()
+    # S3 ----------------------------------------------------------------------
 
     @cached_property
     def s3_client(self) -> S3Client:
@@ -408,19 +390,6 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             parameters["CacheControl"] = cache_control
         return parameters
 
-    def parameters_digest(
-        self, names: Collection[str], hashed_names: Collection[str]
-    ) -> str:
-        """A digest of the upload parameters of every name."""
-
-        def parameters(name: str) -> dict[str, Any]:
-            uploaded = self.upload_parameters(
-                self.object_key(name), hashed=is_hashed(name, hashed_names)
-            )
-            return {**uploaded, "gzip": self.should_gzip(uploaded)}
-
-        return parameters_digest((name, parameters(name)) for name in names)
-
     def should_gzip(self, parameters: dict[str, Any]) -> bool:
         """django-storages' ``gzip`` option: compress these content types."""
         return bool(
@@ -428,10 +397,3 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             and parameters["ContentType"] in self.gzip_content_types
             and "ContentEncoding" not in parameters
         )
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None

@@ -33,6 +33,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.management import call_command
 from django.test import override_settings
 
+from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.testing.s3_server import Fault, LocalS3Server
 
 # Never read the developer's AWS configuration or reach a metadata service.
@@ -65,6 +66,13 @@ def client_config_settings() -> dict[str, Any]:
         settings["request_checksum_calculation"] = CHECKSUM_CALCULATION
         settings["response_checksum_validation"] = CHECKSUM_CALCULATION
     return settings
+
+
+@pytest.fixture(autouse=True)
+def quick_upload_retry_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two short rounds of retrying failed uploads instead of the default
+    31 s of pauses; tests of the rounds themselves set their own."""
+    monkeypatch.setattr(ManifestSyncS3Storage, "upload_retry_delays", (0.01, 0.01))
 
 
 @pytest.fixture(scope="session")

@@ -38,11 +38,15 @@ def test_first_deploy_uploads_the_local_collection_manifest_last(
     put_keys = s3.put_keys()
     assert len(put_keys) == len(expected)
     assert put_keys[-1] == MANIFEST_KEY
-    # Before the first upload: only the read of the deployed manifest.
+    # Before the first upload: only the reads of the deployed manifest and of
+    # a failed run's record of what it stored.
     first_put = next(
         i for i, r in enumerate(s3.bundled_server.requests) if r.method == "PUT"
     )
-    assert [r.kind for r in s3.bundled_server.requests[:first_put]] == ["GET"]
+    assert sorted((r.kind, r.key) for r in s3.bundled_server.requests[:first_put]) == [
+        ("GET", MANIFEST_KEY),
+        ("GET", f"{MANIFEST_KEY}.pending"),
+    ]
     assert storage.last_publish.unchanged == 0
     assert len(storage.last_publish.uploaded) == len(expected)
 

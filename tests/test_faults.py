@@ -181,18 +181,26 @@ def test_persistent_fault_fails_keeps_the_old_manifest_and_a_rerun_finishes(
     assert "previous release" in message
     assert s3.get(MANIFEST_KEY) == old_manifest
 
+    # What the failed run stored is recorded, and not sent again.
+    record_key = f"{MANIFEST_KEY}.pending"
+    stored = (
+        set(json.loads(s3.get(record_key))["stored"])
+        if record_key in s3.object_keys()
+        else set()
+    )
     s3.bundled_server.clear_faults()
     s3.clear_log()
     deploy()
 
     new_paths = json.loads(s3.get(MANIFEST_KEY))["paths"]
     changed = {"css/plain.css", "img/logo.png"}
-    # The delta against the manifest that stayed live, nothing more.
-    assert {key.removeprefix("static/") for key in s3.put_keys()} == {
-        *changed,
-        *(new_paths[name] for name in changed),
-        "staticfiles.json",
-    }
+    delta = {*changed, *(new_paths[name] for name in changed), "staticfiles.json"}
+    rerun = {key.removeprefix("static/") for key in s3.put_keys()}
+    # The delta against the manifest that stayed live, nothing more, and
+    # nothing twice.
+    assert not rerun & stored
+    assert rerun | stored == delta
+    assert record_key not in s3.object_keys()
     assert s3.objects() == {**old_objects, **under_location(reference_collection())}
 
 

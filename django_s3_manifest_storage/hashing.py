@@ -1,0 +1,139 @@
+"""Who hashes the collection, and what shapes the result.
+
+Without ``local_storage_class``, the storage class itself (the user's
+subclass included) hashes in the staging directory, so every customisation a
+subclass of ``S3ManifestStaticStorage`` makes (``file_hash``, ``patterns``,
+``manifest_name``...) shapes the local pass exactly as it shapes the stock
+class. With ``local_storage_class``, that class hashes; a subclass that also
+customises hashing is refused, since the customisation would be ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import marshal
+from collections.abc import Mapping
+from typing import Any
+
+import django
+from django.conf import settings
+from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestFilesMixin
+
+# Attributes and methods of Django's hashing mixins a subclass may change.
+HASHING_ATTRIBUTES = (
+    "patterns",
+    "manifest_name",
+    "manifest_version",
+    "manifest_strict",
+    "max_post_process_passes",
+    "keep_intermediate_files",
+    "support_js_module_import_aggregation",
+    "default_template",
+)
+HASHING_METHODS = (
+    "file_hash",
+    "hashed_name",
+    "url_converter",
+    "clean_name",
+    "hash_key",
+    "stored_name",
+    "_stored_name",
+    "_url",
+    "_post_process",
+    "save_manifest",
+)
+
+
+def hashing_customisations(storage_class: type) -> list[str]:
+    """Hashing attributes and methods ``storage_class`` defines below this
+    package's class (that is, in a user's subclass)."""
+    from .storage import ManifestSyncS3Storage
+
+    customised: list[str] = []
+    for klass in storage_class.__mro__:
+        if klass is ManifestSyncS3Storage:
+            break
+        customised.extend(
+            name
+            for name in (*HASHING_ATTRIBUTES, *HASHING_METHODS)
+            if name in vars(klass) and name not in customised
+        )
+    return customised
+
+
+def _code_digest(function: Any) -> str:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return repr(function)
+    return hashlib.sha256(marshal.dumps(code)).hexdigest()[:16]
+
+
+def hashing_description(
+    hashing_class: type, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What decides the hashed names and bytes: the class, its options, its
+    hashing attributes and the code of hashing methods a project overrides."""
+    overridden = {
+        f"{klass.__module__}.{klass.__qualname__}.{name}": _code_digest(
+            vars(klass)[name]
+        )
+        for klass in hashing_class.__mro__
+        if not klass.__module__.startswith(("django.", "storages.", "whitenoise."))
+        and klass.__module__ != __name__.rpartition(".")[0] + ".storage"
+        for name in HASHING_METHODS
+        if name in vars(klass)
+    }
+    return {
+        "class": f"{hashing_class.__module__}.{hashing_class.__qualname__}",
+        "options": dict(options),
+        "attributes": {
+            name: getattr(hashing_class, name, None) for name in HASHING_ATTRIBUTES
+        },
+        "overridden": overridden,
+    }
+
+
+def uses_whitenoise(hashing_class: type) -> bool:
+    return any(
+        klass.__module__.startswith("whitenoise") for klass in hashing_class.__mro__
+    )
+
+
+def _digest(value: Any) -> str:
+    encoded = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def collection_context(
+    hashing_class: type[ManifestFilesMixin] | type[HashedFilesMixin],
+    options: Mapping[str, Any],
+) -> dict[str, str]:
+    """Everything besides the sources that can change the collection, one
+    entry per part, so a change can be named. whitenoise's version and
+    settings count only when whitenoise hashes."""
+    context = {
+        "django": django.__version__,
+        "package": _version("django-s3-manifest-storage"),
+        "hashing": _digest(hashing_description(hashing_class, options)),
+    }
+    relevant_settings: dict[str, Any] = {"STATIC_URL": settings.STATIC_URL}
+    if uses_whitenoise(hashing_class):
+        context["whitenoise"] = _version("whitenoise")
+        relevant_settings.update(
+            {
+                name: getattr(settings, name)
+                for name in dir(settings)
+                if name.startswith("WHITENOISE_")
+            }
+        )
+    context["settings"] = _digest(relevant_settings)
+    return context

@@ -1,0 +1,342 @@
+"""One collectstatic run: everything it owns, and the order of its work.
+
+A run starts when collectstatic first calls the storage and ends when
+``post_process`` returns or raises (or, if collectstatic fails before
+post-processing, when its command object goes away). It owns the staging
+directory, the deferred copies, the early uploads and the deployed state read
+from S3, and cleans them up in ``close()``. The storage keeps only the result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import weakref
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.staticfiles.utils import matches_patterns
+from django.core.files.base import ContentFile
+
+from .command import CommandOptions
+from .deploy import Deployment, DeployPolicy
+from .fingerprint import digest_found_files, sources_fingerprint
+from .hashing import collection_context
+from .plan import COMPRESSED_VARIANT_SUFFIXES
+from .publish import BackgroundUploads, Uploader, raise_for_failures
+from .release import DeployedState
+from .reports import DryRunReport, PublishReport
+from .resume import Entry, ResumeRecord
+from .staging import Staging
+
+if TYPE_CHECKING:
+    from .storage import ManifestSyncS3Storage
+
+PostProcessResult = tuple[str, str | None, Any]
+
+# The local hashing storage's URL when STATIC_URL cannot be: never served.
+UNSERVED_BASE_URL = "/s3-manifest-staging/"
+
+logger = logging.getLogger("django_s3_manifest_storage")
+
+
+def _variant_base(name: str) -> str:
+    for suffix in COMPRESSED_VARIANT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class CollectRun:
+    """One run of collectstatic against one storage."""
+
+    def __init__(
+        self, storage: ManifestSyncS3Storage, options: CommandOptions, command: Any
+    ) -> None:
+        self.storage = storage
+        self.options = options
+        self.thread = threading.get_ident()
+        self._command = None if command is None else weakref.ref(command)
+        # A dry run changes nothing, STATIC_ROOT included.
+        persistent = None if options.dry_run else storage.persistent_staging_dir
+        self.staging = Staging(persistent)
+        self.post_processing = False
+        self.succeeded = False
+        self.closed = False
+        self.report: PublishReport | None = None
+        self.dry_run_report: DryRunReport | None = None
+        self.early: EarlyUploads | None = None
+        # The deployed manifest is read while collectstatic copies files.
+        self.deployment = Deployment(
+            destination=storage,
+            client=storage.s3_client,
+            uploader=Uploader(
+                storage.s3_client,
+                storage.bucket_name,
+                concurrency=storage.sync_options.upload_concurrency,
+                transfer_config=storage.transfer_config,
+            ),
+            manifest_name=storage.manifest_name,
+            policy=DeployPolicy(
+                clear=options.clear,
+                keep_releases=storage.sync_options.keep_releases,
+                verify_remote=storage.sync_options.verify_remote,
+                retry_delays=tuple(storage.upload_retry_delays),
+            ),
+            command=options,
+        )
+
+    @classmethod
+    def start(
+        cls, storage: ManifestSyncS3Storage, options: CommandOptions, command: Any
+    ) -> CollectRun:
+        run = cls(storage, options, command)
+        if command is not None:
+            # collectstatic failed before post_process: clean up when its
+            # command goes away, or at exit (Ctrl-C included).
+            weakref.finalize(command, storage._end_run, run)
+        return run
+
+    def belongs_to_this_thread(self) -> bool:
+        return threading.get_ident() == self.thread
+
+    def is_for(self, command: Any) -> bool:
+        return self._command is not None and self._command() is command
+
+    def close(self) -> None:
+        """Stop what is still running, record what a failed run stored, and
+        remove a temporary staging directory. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.early is not None:
+                self.early.cancel()
+            if not self.succeeded and self.deployment.resume is not None:
+                self.deployment.resume.save()
+        finally:
+            self.staging.discard()
+
+    # The work ------------------------------------------------------------
+
+    def post_process(
+        self, paths: dict[str, Any], *, dry_run: bool, **options: Any
+    ) -> Iterator[PostProcessResult]:
+        self.post_processing = True
+        storage = self.storage
+        hashing_class = storage.local_storage_class
+        local_options = storage.sync_options.local_storage_options
+        context = collection_context(hashing_class, local_options)
+        sources = sources_fingerprint(digest_found_files(paths), context)
+        deployment = self.deployment
+        deployed = deployment.deployed()
+        if storage.sync_options.skip_unchanged and deployment.serves(
+            deployed, sources, context
+        ):
+            assert deployed.paths is not None
+            if dry_run:
+                self.dry_run_report = DryRunReport(
+                    destination=deployment.url,
+                    uploads=(),
+                    upload_bytes=0,
+                    unchanged=len(deployed.collection_names()),
+                    deletions=deployment.stale_names(deployed.paths),
+                )
+                self.dry_run_report.write_to(self.options)
+            else:
+                self.report = deployment.adopt(deployed)
+                self._adopt(deployed)
+                yield from _results_as_django_yields_them(
+                    paths, deployed.paths, _rewritable(storage)
+                )
+                self._summarise(self.report)
+            self.succeeded = True
+            return
+        self._stage(paths)
+        hasher = self._hasher()
+        results = (
+            storage.hash_in_staging(paths, **options)
+            if hasher is storage
+            else hasher.post_process(paths, dry_run=False, **options)
+        )
+        if dry_run:
+            for _name, _processed, result in results:
+                if isinstance(result, Exception):
+                    raise result
+            plan = deployment.plan(self.staging.root, deployed, sources, context)
+            self.dry_run_report = DryRunReport(
+                destination=deployment.url,
+                uploads=tuple(plan.upload_names),
+                upload_bytes=plan.upload_bytes,
+                unchanged=plan.publish.unchanged,
+                deletions=deployment.stale_names(plan.local_paths),
+                full_upload_reason=plan.full_upload_reason,
+            )
+            self.dry_run_report.write_to(self.options)
+            self.succeeded = True
+            return
+        self.early = EarlyUploads(
+            deployment,
+            self.staging.root,
+            deployment.on_s3_already(deployed, context),
+            deployment.start_resume(),
+            _rewritable(hasher),
+        )
+        for original_name, processed_name, result in results:
+            yield original_name, processed_name, result
+            if isinstance(result, Exception):
+                return
+            self.early.offer(original_name, processed_name)
+        sent = self.early.finish()
+        plan = deployment.plan(self.staging.root, deployed, sources, context)
+        self.report = deployment.publish(self.staging.root, plan, sent)
+        self.succeeded = True
+        storage.hashed_files = dict(plan.local_paths)
+        storage.manifest_hash = _manifest_hash(plan.local_manifest)
+        self._keep_manifest(plan.local_manifest)
+        self._summarise(self.report)
+
+    def _hasher(self) -> Any:
+        """The storage that hashes: the storage class itself, or an instance
+        of ``local_storage_class`` in the staging directory."""
+        storage = self.storage
+        if not storage.sync_options.local_storage_class_set:
+            return storage
+        options = dict(storage.sync_options.local_storage_options)
+        # Django's check of STATIC_URL and MEDIA_URL is for local serving; the
+        # files are served from S3, and the hashed names do not depend on it.
+        static_url = settings.STATIC_URL
+        if not static_url or static_url == settings.MEDIA_URL:
+            options.setdefault("base_url", UNSERVED_BASE_URL)
+        return storage.local_storage_class(location=str(self.staging.root), **options)
+
+    def _stage(self, paths: Mapping[str, tuple[Any, str]]) -> None:
+        """Every found file in the staging directory (collectstatic saved
+        them, unless this is a dry run or post_process was called directly)."""
+        for name, (source_storage, path) in paths.items():
+            if self.staging.exists(name):
+                continue
+            try:
+                self.staging.stage_source(name, Path(source_storage.path(path)))
+            except NotImplementedError:
+                with source_storage.open(path) as source:
+                    self.staging.files.save(name, source)
+        self.staging.materialize_all()
+
+    def _adopt(self, deployed: DeployedState) -> None:
+        """Take the deployed manifest as this run's result."""
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
+        self.storage.hashed_files = dict(deployed.paths)
+        self.storage.manifest_hash = _manifest_hash(deployed.manifest)
+        self._keep_manifest(deployed.manifest)
+
+    def _keep_manifest(self, manifest: bytes) -> None:
+        """Keep the manifest where run time reads it first: a persistent
+        staging directory, and Django's ``manifest_storage`` if one was given."""
+        if not self.staging.temporary:
+            path = self.staging.root / self.storage.manifest_name
+            if not path.is_file() or path.read_bytes() != manifest:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(manifest)
+        given = self.storage._manifest_storage
+        if given is not self.storage:
+            name = self.storage.manifest_name
+            if given.exists(name):
+                given.delete(name)
+            given.save(name, ContentFile(manifest))
+
+    def _summarise(self, report: PublishReport) -> None:
+        logger.info(report.summary())
+        self.options.write(report.summary())
+
+
+def _rewritable(hasher: Any) -> list[str]:
+    """The globs of files hashing may rewrite (CSS, JS...)."""
+    return [glob for glob, _patterns in getattr(hasher, "patterns", ())]
+
+
+def _manifest_hash(manifest: bytes) -> str:
+    try:
+        value = json.loads(manifest).get("hash", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _results_as_django_yields_them(
+    paths: Mapping[str, Any], deployed: Mapping[str, str], rewritable: list[str]
+) -> Iterator[PostProcessResult]:
+    """What Django's hashing yields for an unchanged collection, so
+    collectstatic's count of post-processed files is the stock one: each file
+    once, the ones hashing rewrites (CSS, JS) last."""
+    adjustable = [name for name in paths if matches_patterns(name, rewritable)]
+    last = set(adjustable)
+    for name in [*(name for name in paths if name not in last), *adjustable]:
+        yield name, deployed.get(name, name), True
+
+
+class EarlyUploads:
+    """Hashed files uploaded as soon as Django yields their final name.
+
+    Files matching none of the hashing storage's ``patterns`` (images,
+    fonts...) are hashed once and never rewritten, so their hashed name is
+    final when first yielded; CSS and JS may be rewritten in later passes and
+    wait for the waves. Compressed variants (whitenoise) wait too: the waves
+    decide whether each follows a hashed or an unhashed file.
+    """
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        staging: Path,
+        on_s3: Collection[str],
+        resume: ResumeRecord,
+        rewritable: list[str],
+    ) -> None:
+        self.deployment = deployment
+        self.staging = staging
+        self.on_s3 = on_s3
+        self.resume = resume
+        self.rewritable = rewritable
+        self.uploads = BackgroundUploads(deployment.uploader)
+        self.entries: dict[str, Entry] = {}
+
+    def offer(self, original_name: str, processed_name: str | None) -> None:
+        if (
+            not processed_name
+            or processed_name == original_name
+            or _variant_base(processed_name) == original_name
+            or matches_patterns(original_name, self.rewritable)
+            or processed_name in self.on_s3
+        ):
+            return
+        entry = self.deployment.resume_entry(self.staging, processed_name, True)
+        if self.resume.is_stored(processed_name, entry):
+            return
+        self.entries[processed_name] = entry
+        self.uploads.submit(
+            self.deployment.upload_for(self.staging, processed_name, hashed=True)
+        )
+
+    def finish(self) -> dict[str, int]:
+        """Wait for the uploads: ``{name: bytes}`` of those stored. Failures a
+        retry may cure are left to the waves; any other fails the deploy."""
+        sent, failures = self.uploads.finish()
+        self._note(sent)
+        raise_for_failures(
+            self.deployment.bucket,
+            [failure for failure in failures if not failure.retryable],
+        )
+        return sent
+
+    def cancel(self) -> None:
+        """Stop what has not started; record what was stored."""
+        self._note(self.uploads.cancel())
+
+    def _note(self, sent: Mapping[str, int]) -> None:
+        for name in sent:
+            self.resume.note_stored(name, self.entries[name])
