@@ -76,8 +76,11 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
             raise SettingError(problem)
         self.sync_options = SyncOptions.pop_from(options)
         self.local_storage_class = self.sync_options.import_local_storage_class()
+        # manifest_storage is ManifestFilesMixin's argument, not a setting.
         problem = unknown_option_problem(
-            options, self.get_default_settings(), type(self).__name__
+            {key: value for key, value in options.items() if key != "manifest_storage"},
+            self.get_default_settings(),
+            type(self).__name__,
         )
         if problem:
             raise SettingError(problem)
@@ -95,7 +98,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
                 )
         else:
             # Hashing runs on this class: its manifest name is the one uploaded.
-            self.local_storage_class = type(self)  # type: ignore[assignment]
+            self.local_storage_class = type(self)
         # One client serves every upload thread: give it a connection each,
         # or urllib3 discards connections ("Connection pool is full").
         pool_size = max(
