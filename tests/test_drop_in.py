@@ -186,7 +186,7 @@ def test_subclass_customisations_shape_the_local_pass(
     assert len(expected["css/site.css"].split(".")[-2]) == 8
     assert "static/assets.json" in s3.object_keys()
     assert "static/staticfiles.json" not in s3.object_keys()
-    for name, hashed in expected.items():
+    for hashed in expected.values():
         assert s3.get(f"static/{hashed}") == (reference_root / hashed).read_bytes()
 
 

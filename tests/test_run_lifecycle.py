@@ -3,6 +3,7 @@ itself; throttling is ridden out and what will not heal fails fast."""
 
 from __future__ import annotations
 
+import gc
 import io
 import tempfile
 from collections import Counter
@@ -132,30 +133,28 @@ def test_collectstatic_failing_before_post_process_leaves_nothing(
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": BACKEND, "OPTIONS": s3.options()},
     }
+    original = ManifestSyncS3Storage.save
+    calls = 0
+
+    def failing_save(self, name, content, max_length=None):  # type: ignore[no-untyped-def]
+        # A copy that fails part-way: collectstatic never post-processes.
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise ValueError("interrupted")
+        return original(self, name, content, max_length)
+
     with (
         override_settings(
             STATICFILES_DIRS=[str(static_source.root)],
             STATIC_ROOT=None,
             STORAGES=storages,
         ),
-        pytest.raises(ValueError, match="interrupted"),
+        pytest.MonkeyPatch.context() as patch,
     ):
-        # A finder that fails part-way: collectstatic never post-processes.
-        original = ManifestSyncS3Storage.save
-        calls = 0
-
-        def failing_save(self, name, content, max_length=None):  # type: ignore[no-untyped-def]
-            nonlocal calls
-            calls += 1
-            if calls == 3:
-                raise ValueError("interrupted")
-            return original(self, name, content, max_length)
-
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ManifestSyncS3Storage, "save", failing_save)
+        patch.setattr(ManifestSyncS3Storage, "save", failing_save)
+        with pytest.raises(ValueError, match="interrupted"):
             call_command("collectstatic", interactive=False, verbosity=0)
-
-    import gc
 
     gc.collect()
     assert not list(private_tmpdir.glob(f"{TEMPORARY_PREFIX}*"))
