@@ -60,6 +60,25 @@ def tests_s3_compatible(session: nox.Session) -> None:
 
 
 @nox.session(python="3.12")
+def tests_ceph(session: nox.Session) -> None:
+    """The suite against a throwaway Ceph RADOS Gateway on 127.0.0.1, a real
+    S3 implementation that checks signatures (see docs/s3-compatible.md).
+    Needs the Debian packages radosgw, ceph-mon and ceph-osd:
+    scripts/install-ceph.sh installs them (as root)."""
+    session.install("-e", ".[testing,whitenoise]", *TEST_REQUIREMENTS)
+    session.run(
+        "python",
+        "scripts/ceph_rgw.py",
+        "run",
+        "--",
+        "python",
+        "-m",
+        "pytest",
+        *session.posargs,
+    )
+
+
+@nox.session(python="3.12")
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")

@@ -17,6 +17,7 @@ reach the storage as ``client_config``, as a user would set them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -130,6 +131,19 @@ class S3Bucket:
 
     def add_fault(self, fault: Fault) -> Fault:
         return self.bundled_server.add_fault(fault)
+
+    @contextlib.contextmanager
+    def refusing_wrong_secrets(self) -> Iterator[str]:
+        """A block in which a request signed with a wrong secret key is
+        refused; yields the error code the server answers with. A real server
+        knows the suite's access key and refuses the signature. moto checks
+        signatures only when told to, and only for keys it issued itself, so
+        it refuses the key as unknown."""
+        if self.server is None:
+            yield "SignatureDoesNotMatch"
+            return
+        with self.server.checking_credentials():
+            yield "InvalidAccessKeyId"
 
     def object_keys(self, prefix: str = "") -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
