@@ -1,7 +1,8 @@
-"""Reading the deployed state from S3: one GET for the manifest."""
+"""Reading the deployed state from S3: one GET for the manifest, listings."""
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import zlib
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 class RemoteObject:
     body: bytes
     metadata: dict[str, str] = field(default_factory=dict)
+    content_encoding: str | None = None
+    """How the object is stored (``gzip``); ``body`` is already decoded."""
 
 
 def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None:
@@ -29,9 +32,10 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
     try:
         response = client.get_object(Bucket=bucket, Key=key)
         body = response["Body"].read()
-        if response.get("ContentEncoding") == "gzip":
+        encoding = response.get("ContentEncoding")
+        if encoding == "gzip":
             body = _decompressed(body)
-        return RemoteObject(body, response.get("Metadata", {}))
+        return RemoteObject(body, response.get("Metadata", {}), encoding)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
@@ -54,6 +58,29 @@ def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
             f"Cannot list s3://{bucket}/{prefix}: {describe_with_fix(error)}"
         ) from error
     return names
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    size: int
+    last_modified: datetime.datetime
+
+
+def list_objects(client: S3Client, bucket: str, prefix: str) -> dict[str, ListedObject]:
+    """``list_names`` with each object's size and time: 1 LIST per 1,000."""
+    objects: dict[str, ListedObject] = {}
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", ()):
+                objects[entry["Key"][len(prefix) :]] = ListedObject(
+                    entry["Size"], entry["LastModified"]
+                )
+    except (ClientError, BotoCoreError) as error:
+        raise PublishError(
+            f"Cannot list s3://{bucket}/{prefix}: {describe_with_fix(error)}"
+        ) from error
+    return objects
 
 
 DELETE_BATCH_SIZE = 1000  # the most DeleteObjects accepts
