@@ -18,6 +18,7 @@ from ...releases import (
     select_release,
     shown_names,
 )
+from ...rollback import publish_release
 from ...storage import ManifestSyncS3Storage
 
 
@@ -203,7 +204,7 @@ class Command(BaseCommand):
                 f"{store.url_of(store.manifest_name)}. Nothing was changed."
             )
             return None
-        recorded = store.publish(manifest)
+        recorded = publish_release(store, manifest)
         self.stdout.write(
             f"Made live {summary}; recorded as {store.url_of(recorded)}.\n"
             "Processes that read the manifest from S3 render this release's URLs "
