@@ -1,7 +1,8 @@
-"""Reading the deployed state from S3: one GET for the manifest."""
+"""Reading the deployed state from S3: one GET for the manifest, listings."""
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import zlib
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ class RemoteObject:
     body: bytes
     metadata: dict[str, str] = field(default_factory=dict)
     last_modified: datetime | None = None
+    content_encoding: str | None = None
+    """How the object is stored (``gzip``); ``body`` is already decoded."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,14 @@ def fetch_object(client: S3Client, bucket: str, key: str) -> RemoteObject | None
     try:
         response = client.get_object(Bucket=bucket, Key=key)
         body = response["Body"].read()
-        if response.get("ContentEncoding") == "gzip":
+        encoding = response.get("ContentEncoding")
+        if encoding == "gzip":
             body = _decompressed(body)
         return RemoteObject(
-            body, response.get("Metadata", {}), response.get("LastModified")
+            body,
+            response.get("Metadata", {}),
+            last_modified=response.get("LastModified"),
+            content_encoding=encoding,
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:

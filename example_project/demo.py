@@ -1,6 +1,8 @@
 """The demo: deploy the example site's static files to S3 twice, show the
 hashed URLs the site renders, then collect them for whitenoise
-(``STATIC_BACKEND=whitenoise``) and compare the hashed names.
+(``STATIC_BACKEND=whitenoise``) and compare the hashed names. Last, deploy a
+changed stylesheet as a new release, list the kept releases and roll back to
+the previous one, showing the URL a fresh process renders before and after.
 
 With no S3 configured (``STATIC_S3_BUCKET`` unset), it starts a local S3 on
 127.0.0.1 first, so it runs anywhere:
@@ -56,12 +58,21 @@ def touch_sources() -> None:
         os.utime(path, (now, now))
 
 
-def show_urls(env: dict[str, str]) -> None:
-    print("\n=== URLs the site renders (manifest read from S3) ===", flush=True)
+def show_urls(
+    env: dict[str, str],
+    title: str = "URLs the site renders (manifest read from S3)",
+    names: tuple[str, ...] = (
+        "site/css/site.css",
+        "site/img/logo.svg",
+        "site/js/site.js",
+        "admin/css/base.css",
+    ),
+) -> None:
+    """Print the URLs a fresh process renders: it reads the live manifest."""
+    print(f"\n=== {title} ===", flush=True)
     script = (
         "from django.templatetags.static import static\n"
-        "for name in ('site/css/site.css', 'site/img/logo.svg', "
-        "'site/js/site.js', 'admin/css/base.css'):\n"
+        f"for name in {names!r}:\n"
         "    print(f'{name:24} -> {static(name)}')\n"
     )
     subprocess.run(
@@ -70,6 +81,33 @@ def show_urls(env: dict[str, str]) -> None:
         env=env,
         check=True,
     )
+
+
+def manage(title: str, env: dict[str, str], *arguments: str) -> None:
+    print(f"\n=== {title} ===", flush=True)
+    print("$ python manage.py " + " ".join(arguments), flush=True)
+    subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=HERE, env=env, check=True
+    )
+
+
+def release_and_roll_back(env: dict[str, str], server: object | None) -> None:
+    """Publish a changed stylesheet, then put the previous release back."""
+    stylesheet = SOURCES / "site" / "css" / "site.css"
+    original = stylesheet.read_bytes()
+    try:
+        stylesheet.write_bytes(original + b"h1 { color: #b00; }\n")
+        deploy("Release 2: site/css/site.css changed", env, server)
+    finally:
+        stylesheet.write_bytes(original)
+    changed = ("site/css/site.css",)
+    show_urls(env, "URL a fresh process renders now (release 2)", changed)
+    manage("Kept releases", env, "staticreleases")
+    manage(
+        "Roll back to the previous release", env, "staticreleases", "--rollback", "-1"
+    )
+    show_urls(env, "URL a fresh process renders after the rollback", changed)
+    manage("Check the live release", env, "staticreleases", "--verify")
 
 
 def compare_with_whitenoise(env: dict[str, str]) -> None:
@@ -140,6 +178,7 @@ def main() -> None:
         )
         show_urls(env)
         compare_with_whitenoise(env)
+        release_and_roll_back(env, server)
     finally:
         if server is not None:
             server.stop()

@@ -298,6 +298,29 @@ def deploy(s3: S3Bucket, static_source: StaticSource) -> Deploy:
 
 
 @pytest.fixture
+def storage_settings(
+    s3: S3Bucket, static_source: StaticSource
+) -> Callable[..., override_settings]:
+    """The settings ``deploy`` runs under, for other commands:
+    ``with storage_settings(keep_releases=2): call_command(...)``."""
+
+    def settings(
+        *, static_root: Path | None = None, backend: str = BACKEND, **options: Any
+    ) -> override_settings:
+        storages = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": backend, "OPTIONS": s3.options(**options)},
+        }
+        return override_settings(
+            STATICFILES_DIRS=[str(static_source.root)],
+            STATIC_ROOT=str(static_root) if static_root else None,
+            STORAGES=storages,
+        )
+
+    return settings
+
+
+@pytest.fixture
 def reference_collection(
     static_source: StaticSource, tmp_path: Path
 ) -> Callable[[], dict[str, bytes]]:

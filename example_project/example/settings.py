@@ -77,6 +77,9 @@ if STATIC_BACKEND == "s3":
             "location": "static",
             "upload_concurrency": 16,
             "local_storage_class": HASHING_STORAGE,
+            # Keep the last 5 releases: `manage.py staticreleases` lists them
+            # and rolls back to one.
+            "keep_releases": 5,
         },
     }
 elif STATIC_BACKEND == "whitenoise":
