@@ -33,11 +33,11 @@ from .plan import (
 )
 from .progress import upload_progress
 from .publish import Upload, Uploader, raise_for_failures
-from .release import CollectionStamp, DeployedState, full_upload_reason
 from .remote import ListedObject, delete_keys, fetch_object, list_objects
 from .reports import PublishReport
 from .resume import Entry, ResumeRecord, file_md5
 from .resume import parameters_digest as resume_digest
+from .stamp import CollectionStamp, DeployedState, full_upload_reason
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

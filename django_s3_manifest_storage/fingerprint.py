@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
-from .release import encode_parts
+from .stamp import encode_parts
 
 CHUNK_SIZE = 1024 * 1024
 

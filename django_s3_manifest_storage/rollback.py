@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .deploy import CollectionStamp
 from .errors import PublishError, describe_s3_error, describe_with_fix
 from .plan import history_name
 from .release_store import ReleaseManifest, ReleaseStore, manifest_digest
 from .releases import TIMESTAMP_FORMAT
+from .stamp import CollectionStamp
 
 
 def publish_release(store: ReleaseStore, manifest: ReleaseManifest) -> str:

@@ -27,10 +27,10 @@ from .fingerprint import digest_found_files, sources_fingerprint
 from .hashing import collection_context
 from .plan import COMPRESSED_VARIANT_SUFFIXES
 from .publish import BackgroundUploads, Uploader, raise_for_failures
-from .release import DeployedState
 from .reports import DryRunReport, PublishReport
 from .resume import Entry, ResumeRecord
 from .staging import Staging
+from .stamp import DeployedState
 
 if TYPE_CHECKING:
     from .storage import ManifestSyncS3Storage

@@ -16,7 +16,6 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.deploy import SOURCES_METADATA_KEY
 from django_s3_manifest_storage.errors import PublishError, SettingError
 from django_s3_manifest_storage.releases import (
     KeptRelease,
@@ -27,6 +26,7 @@ from django_s3_manifest_storage.releases import (
     release_contents,
     select_release,
 )
+from django_s3_manifest_storage.stamp import SOURCES_METADATA_KEY
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource

@@ -18,8 +18,8 @@ from django.test import override_settings
 from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.errors import PublishError
 from django_s3_manifest_storage.hashing import collection_context
-from django_s3_manifest_storage.release import context_changes
 from django_s3_manifest_storage.staging import TEMPORARY_PREFIX
+from django_s3_manifest_storage.stamp import context_changes
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import BACKEND, Deploy, S3Bucket, StaticSource

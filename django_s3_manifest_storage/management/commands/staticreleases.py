@@ -214,7 +214,8 @@ class Command(BaseCommand):
 
     def after_rollback(self, storage: ManifestSyncS3Storage) -> None:
         # This process's URLs come from the manifest it read: read it again.
-        storage.hashed_files = None
+        del storage.hashed_files
+        del storage.manifest_hash
         staging = storage.persistent_staging_dir
         staged = staging / storage.manifest_name if staging else None
         if staged is not None and staged.is_file():
