@@ -370,6 +370,8 @@ class Deployment:
                         # it has copies of, so the live one must have one.
                         copy = _renamed(uploads[0], history, self.prefix)
                         self._upload([copy])
+                        # An object S3 received: the summary counts it too.
+                        uploaded[history] = plan.sizes[plan.publish.manifest]
                 self._upload(uploads, count)
         except BaseException:
             resume.save()

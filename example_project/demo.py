@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,12 +29,15 @@ def deploy(title: str, env: dict[str, str], server: object | None) -> None:
     print(f"\n=== {title} ===", flush=True)
     if server is not None:
         server.clear_log()  # type: ignore[attr-defined]
-    subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
         cwd=HERE,
         env=env,
         check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    print(finished.stdout, end="")
     if server is None:
         return
     counts = server.counts()  # type: ignore[attr-defined]
@@ -41,6 +45,13 @@ def deploy(title: str, env: dict[str, str], server: object | None) -> None:
         "S3 saw:", ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing"
     )
     uploaded = [r.key for r in server.requests if r.method == "PUT"]  # type: ignore[attr-defined]
+    reported = re.search(r"Published to \S+: (\d+) file\(s\) uploaded", finished.stdout)
+    if reported is not None:
+        verdict = "equal" if int(reported.group(1)) == len(uploaded) else "DIFFERENT"
+        print(
+            f"The summary says {reported.group(1)} uploaded; S3 saw "
+            f"{len(uploaded)} PUT(s): {verdict}."
+        )
     print(f"Uploaded {len(uploaded)} object(s)", end="")
     if uploaded:
         shown = [key for key in uploaded if "/site/" in key or key.endswith(".json")]

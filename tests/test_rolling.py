@@ -212,12 +212,16 @@ def test_dry_run_of_an_unchanged_project_plans_nothing(
 # Summary and progress ------------------------------------------------------
 
 
-def test_summary_follows_collectstatic_output(s3: S3Bucket, deploy: Deploy) -> None:
+def test_summary_comes_before_collectstatic_s_closing_line(
+    s3: S3Bucket, deploy: Deploy
+) -> None:
     output = io.StringIO()
     deploy(command_options={"verbosity": 1, "stdout": output})
-    lines = output.getvalue().splitlines()
+    lines = [line for line in output.getvalue().splitlines() if line]
     summary = [line for line in lines if line.startswith("Published to ")]
     assert len(summary) == 1
+    assert lines.index(summary[0]) == len(lines) - 2
+    assert "static files copied" in lines[-1]
     assert f"s3://{s3.name}/static" in summary[0]
     assert "uploaded" in summary[0]
     assert "unchanged" in summary[0]
