@@ -5,6 +5,9 @@ Run through ``python3 dev.py ...`` (see README), or ``nox`` directly.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -121,3 +124,40 @@ def bench(session: nox.Session) -> None:
         "matplotlib",
     )
     session.run("python", "-m", "benchmarks.run", *session.posargs)
+
+
+@nox.session(python="3.12")
+@nox.parametrize(
+    "django", ["5.2", "6.0", "6.1"], ids=["django5.2", "django6.0", "django6.1"]
+)
+def peer(session: nox.Session, django: str) -> None:
+    """Django's staticfiles test_storage.py and django-storages' test_s3.py
+    with ManifestSyncS3Storage substituted (see peer/README.md). Downloads
+    the latest sdists of Django ``~={django}.0`` and django-storages 1.14.x,
+    so it is not a default session. Arguments after ``--`` go to
+    ``python -m peer run`` (``--suite``, ``--mode``, ``-k``)."""
+    work = Path(session.create_tmp()).resolve()
+    session.install("pip")
+    session.run(
+        "python",
+        "-m",
+        "peer",
+        "fetch",
+        "--work",
+        str(work),
+        "--django",
+        f"~={django}.0",
+        "--storages",
+        "~=1.14.0",
+    )
+    fetched = json.loads((work / "fetched.json").read_text())
+    # The code under test is the release the tests come from.
+    session.install(
+        f"django=={fetched['django']['version']}",
+        f"django-storages[s3]=={fetched['storages']['version']}",
+        ".[testing]",
+        # What django-storages' own test run installs for test_s3.py.
+        "cryptography",
+        "rsa",
+    )
+    session.run("python", "-m", "peer", "run", "--work", str(work), *session.posargs)
