@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 import json
 import marshal
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,8 +102,18 @@ def uses_whitenoise(hashing_class: type) -> bool:
     )
 
 
+def _stable(value: Any) -> Any:
+    """A JSON stand-in for a value that is the same in every process: a
+    regular expression by its pattern (Django's are lazily compiled), other
+    objects by their repr without memory addresses."""
+    pattern = getattr(value, "pattern", None)
+    if isinstance(pattern, (str, bytes)):
+        return [str(pattern), getattr(value, "flags", 0)]
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
 def _digest(value: Any) -> str:
-    encoded = json.dumps(value, sort_keys=True, default=repr)
+    encoded = json.dumps(value, sort_keys=True, default=_stable)
     return hashlib.sha256(encoded.encode()).hexdigest()[:16]
 
 

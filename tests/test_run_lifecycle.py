@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import io
+import os
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -218,3 +221,29 @@ def test_a_failed_delete_of_a_key_with_a_colon_is_not_reported_deleted(
 
     assert "old/a:b.txt" not in storage.last_publish.deleted
     assert "static/old/a:b.txt" in s3.object_keys()
+
+
+def test_the_context_is_the_same_in_every_process() -> None:
+    # Each deploy is a new process: a digest of anything process-specific (a
+    # memory address in a repr) would make every deploy a full upload.
+    program = (
+        "import django; django.setup();"
+        "from django.contrib.staticfiles.storage import ManifestStaticFilesStorage;"
+        "from whitenoise.storage import CompressedManifestStaticFilesStorage;"
+        "from django_s3_manifest_storage.hashing import collection_context;"
+        "print(collection_context(ManifestStaticFilesStorage, {}),"
+        " collection_context(CompressedManifestStaticFilesStorage, {}))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(outputs) == 1
+    assert "hashing" in outputs.pop()
