@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 from pathlib import Path
 
@@ -72,12 +71,9 @@ def test_redeploy_with_nothing_changed_uploads_nothing(
     static_source.touch_all()  # a fresh checkout: every source is newer
     storage = deploy()
 
-    counts = s3.counts()
-    assert counts["PUT"] == 0
-    assert counts["DELETE"] == 0
-    assert counts["GET"] <= 1
-    assert counts["LIST"] <= math.ceil(len(objects_before) / 1000)
-    assert set(counts) <= {"GET", "LIST"}
+    # One GET of the manifest, whose record says nothing changed: no listing
+    # (verify_remote is off), no upload.
+    assert s3.counts() == {"GET": 1}
     assert s3.objects() == objects_before
     assert storage.last_publish.uploaded == ()
     assert storage.last_publish.unchanged == len(objects_before) - 1
