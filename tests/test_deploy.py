@@ -205,6 +205,31 @@ def test_failed_upload_keeps_the_old_manifest_and_a_rerun_finishes(
     }
 
 
+def test_many_failed_uploads_are_counted_and_the_first_ten_named(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    for number in range(12):
+        static_source.write(f"many/file{number:02}.txt", f"file {number}\n".encode())
+    # Every hashed name is refused: the deploy stops before the originals.
+    fault = s3.add_fault(
+        Fault("PUT", key_pattern=r"\.[0-9a-f]{12}\.", status=403, code="AccessDenied")
+    )
+
+    with pytest.raises(PublishError) as failure:
+        deploy()
+
+    # Each refused once (not retried), each counted in the message.
+    refused = fault.hits
+    assert refused == s3.counts()["PUT"] > 10
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith(f"{refused} file(s) could not be uploaded to s3://")
+    named = [line for line in lines if " -> s3://" in line]
+    assert len(named) == 10
+    assert all("AccessDenied (HTTP 403)" in line for line in named)
+    assert f"  ... and {refused - 10} more" in lines
+    assert not s3.objects()
+
+
 def test_failed_upload_makes_manage_py_exit_non_zero(
     s3: S3Bucket, deploy: Deploy, capsys: pytest.CaptureFixture[str]
 ) -> None:

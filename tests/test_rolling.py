@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
+from django_s3_manifest_storage.errors import PublishError
 from django_s3_manifest_storage.retries import DEFAULT_RETRIES
 from django_s3_manifest_storage.testing.s3_server import Fault
 
@@ -290,6 +291,27 @@ def test_a_running_process_keeps_its_release_urls(
 
 
 # Verification against a listing --------------------------------------------
+
+
+def test_a_refused_listing_fails_the_deploy_and_names_the_bucket(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    live_manifest = s3.get(MANIFEST_KEY)
+    static_source.write("css/plain.css", b"p { margin: 5em; }\n")
+    # A listing is a GET of the bucket itself (an empty key).
+    fault = s3.add_fault(
+        Fault("GET", key_pattern=r"^$", status=403, code="AccessDenied")
+    )
+
+    with pytest.raises(PublishError) as failure:
+        deploy(verify_remote=True)
+
+    message = str(failure.value)
+    assert f"Cannot list s3://{s3.name}/static/" in message
+    assert "AccessDenied (HTTP 403)" in message
+    assert fault.hits == 1  # refused, not retried
+    assert s3.get(MANIFEST_KEY) == live_manifest
 
 
 def test_verify_remote_restores_files_deleted_behind_our_back(
