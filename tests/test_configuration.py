@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
+from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.errors import PublishError, SettingError
 from django_s3_manifest_storage.testing.s3_server import Fault
 
@@ -99,6 +100,50 @@ def test_refused_signature_names_the_credentials_settings(
 
     assert "SignatureDoesNotMatch (HTTP 403)" in str(failure.value)
     assert SECRET_KEY_SETTING in str(failure.value)
+    assert not hashed_anything(static_root)
+
+
+def test_no_credentials_anywhere_names_the_credentials_settings(
+    s3: S3Bucket, deploy: Deploy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite already hides the AWS config files and the metadata service.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    static_root = tmp_path / "static_root"
+
+    with pytest.raises(PublishError) as failure:
+        deploy(static_root=static_root, access_key=None, secret_key=None)
+
+    message = str(failure.value)
+    assert "NoCredentialsError" in message
+    assert "['access_key'] / AWS_S3_ACCESS_KEY_ID" in message
+    assert SECRET_KEY_SETTING in message
+    assert not hashed_anything(static_root)
+    assert sum(s3.counts().values()) == 0  # nothing sent unsigned
+
+
+def test_a_bucket_in_another_region_names_region_name(
+    s3: S3Bucket, deploy: Deploy, tmp_path: Path
+) -> None:
+    fault = s3.add_fault(
+        Fault(
+            "GET",
+            r"staticfiles\.json$",
+            status=400,
+            code="AuthorizationHeaderMalformed",
+        )
+    )
+    static_root = tmp_path / "static_root"
+
+    with pytest.raises(PublishError) as failure:
+        deploy(static_root=static_root)
+
+    message = str(failure.value)
+    assert "AuthorizationHeaderMalformed (HTTP 400)" in message
+    assert "STORAGES['staticfiles']['OPTIONS']['region_name']" in message
+    # Not retried: the region does not change by waiting.
+    assert fault.hits == 1
+    assert s3.counts() == {"GET": 1}
     assert not hashed_anything(static_root)
 
 
@@ -219,6 +264,23 @@ def staticfiles_checks(**options: Any) -> list[Any]:
         ({"bucket_name": "b", "upload_concurrency": 0}, "E004", "upload_concurrency"),
         ({"bucket_name": "b", "skip_unchanged": "yes"}, "E004", "skip_unchanged"),
         ({"bucket_name": "b", "upload_threads": 4}, "E004", "upload_threads"),
+        (
+            {"bucket_name": "b", "local_storage_class": 42},
+            "E003",
+            "['local_storage_class'] must be a dotted path",
+        ),
+        (
+            {"bucket_name": "b", "local_storage_options": ["x"]},
+            "E004",
+            "['local_storage_options'] must be a dict",
+        ),
+        ({"bucket_name": "b", "keep_releases": 0}, "E004", "['keep_releases']"),
+        ({"bucket_name": "b", "keep_releases": True}, "E004", "['keep_releases']"),
+        (
+            {"bucket_name": "b", "hashed_cache_control": 60},
+            "E004",
+            "['hashed_cache_control'] must be a Cache-Control string",
+        ),
     ],
 )
 def test_system_check_names_the_setting(
@@ -241,6 +303,33 @@ def test_system_checks_read_global_settings() -> None:
     with override_settings(AWS_STORAGE_BUCKET_NAME="b", AWS_LOCATION="/static"):
         messages = staticfiles_checks()
     assert [message.id for message in messages] == ["django_s3_manifest_storage.E002"]
+
+
+class StorageWithAbsoluteLocation(ManifestSyncS3Storage):
+    location = "/static"
+
+
+def test_system_checks_read_a_subclass_location() -> None:
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": f"{__name__}.StorageWithAbsoluteLocation",
+            "OPTIONS": {"bucket_name": "b"},
+        },
+    }
+    with override_settings(STORAGES=storages):
+        messages = run_checks(tags=[Tags.staticfiles])
+    assert [message.id for message in messages] == ["django_s3_manifest_storage.E002"]
+
+
+def test_system_checks_leave_an_unimportable_backend_to_django() -> None:
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "no.such.Storage", "OPTIONS": {}},
+    }
+    with override_settings(STORAGES=storages):
+        messages = run_checks(tags=[Tags.staticfiles])
+    assert not [m for m in messages if m.id.startswith("django_s3_manifest_storage")]
 
 
 def test_system_checks_ignore_other_storages() -> None:

@@ -4,6 +4,7 @@ under their usual key, byte-exact and reproducible."""
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -117,3 +118,26 @@ def test_a_gzipped_manifest_is_read_back(
     static_source.touch_all()
     assert deploy(gzip=True).last_publish.reused_deployed is True
     assert s3.counts()["PUT"] == 0
+
+
+def test_a_manifest_stored_gzip_encoded_but_not_gzip_is_not_trusted(
+    s3: S3Bucket,
+    deploy: Deploy,
+    reference_collection: Callable[[], dict[str, bytes]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Says gzip, holds something else: the bytes go to the manifest parser
+    # as they are, which rejects them, and the deploy starts from nothing.
+    s3.client.put_object(
+        Bucket=s3.name,
+        Key="static/staticfiles.json",
+        Body=b"not gzip, not json",
+        ContentEncoding="gzip",
+    )
+
+    with caplog.at_level(logging.WARNING, "django_s3_manifest_storage"):
+        deploy()
+
+    expected = {f"static/{name}": body for name, body in reference_collection().items()}
+    assert s3.objects() == expected
+    assert any("unusable" in record.getMessage() for record in caplog.records)

@@ -7,14 +7,18 @@ import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
+from django_s3_manifest_storage.errors import PublishError
+from django_s3_manifest_storage.retries import DEFAULT_RETRIES
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
 MANIFEST_KEY = "static/staticfiles.json"
+WHITENOISE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 
 
 def deployed_paths(s3: S3Bucket) -> dict[str, str]:
@@ -105,9 +109,11 @@ def test_keep_releases_prunes_what_only_older_releases_use(
 ) -> None:
     release_1 = deploy_release(1, deploy, static_source, s3)
     release_2 = deploy_release(2, deploy, static_source, s3)
+    s3.clear_log()
     release_3 = deploy_release(3, deploy, static_source, s3)
 
-    assert s3.counts()["POST"] >= 1  # pruning tried, and S3 refused
+    # Only release 3 prunes: release 2 was the first with two copies kept.
+    assert s3.counts()["POST"] == 1
     keys = set(s3.objects())
     assert release_names(release_2) <= keys
     assert release_names(release_3) <= keys
@@ -155,16 +161,36 @@ def test_pruning_keeps_unrecorded_releases(
 def test_a_failed_delete_never_touches_the_live_release(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
-    deploy_release(1, deploy, static_source, s3)
-    deploy_release(2, deploy, static_source, s3)
-    s3.add_fault(Fault("POST", key_pattern=r"^$", status=500, code="InternalError"))
+    release_1 = deploy_release(1, deploy, static_source, s3)
+    release_2 = deploy_release(2, deploy, static_source, s3)
+    # DeleteObjects is a POST to the bucket itself (an empty key).
+    fault = s3.add_fault(
+        Fault("POST", key_pattern=r"^$", status=500, code="InternalError")
+    )
+    s3.clear_log()
+    output = io.StringIO()
 
-    release_3 = deploy_release(3, deploy, static_source, s3)
+    release_3 = deploy_release(
+        3, deploy, static_source, s3, command_options={"stdout": output}
+    )
 
-    assert s3.counts()["POST"] >= 1  # pruning tried, and S3 refused
+    # Pruning tried, S3 refused every attempt, and the deploy still succeeded.
+    assert fault.hits == s3.counts()["POST"] == DEFAULT_RETRIES["total_max_attempts"]
     keys = set(s3.objects())
     assert release_names(release_3) <= keys
     assert deployed_paths(s3) == release_3
+    # What pruning would have deleted is still there, and the output says so.
+    unique_to_1 = (
+        release_names(release_1) - release_names(release_2) - release_names(release_3)
+    )
+    assert unique_to_1
+    assert unique_to_1 <= keys
+    assert len([key for key in keys if ".history/" in key]) == 3
+    # Release 1's files and its manifest copy.
+    stale = len(unique_to_1) + 1
+    assert f"{stale} stale object(s) in s3://{s3.name}/static could not be deleted" in (
+        output.getvalue()
+    )
 
 
 # Dry run -------------------------------------------------------------------
@@ -202,11 +228,25 @@ def test_dry_run_lists_exactly_what_the_deploy_uploads(
 def test_dry_run_of_an_unchanged_project_plans_nothing(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
-    deploy()
+    # whitenoise writes compressed variants, which the manifest does not name.
+    pytest.importorskip("whitenoise")
+    static_source.write("js/app.js", b'console.log("app");\n' * 200)
+    deploy(local_storage_class=WHITENOISE)
+    assert any(key.endswith(".gz") for key in s3.object_keys())
     static_source.touch_all()
-    planned = deploy(dry_run=True).last_dry_run
+    s3.clear_log()
+
+    # --clear, so that the dry run plans deletions: none of the live
+    # release's objects, their variants or the manifest is stale.
+    planned = deploy(
+        dry_run=True,
+        local_storage_class=WHITENOISE,
+        command_options={"clear": True},
+    ).last_dry_run
+
     assert planned.uploads == ()
     assert planned.deletions == ()
+    assert s3.counts() == {"GET": 1, "LIST": 1}
 
 
 # Summary and progress ------------------------------------------------------
@@ -255,6 +295,27 @@ def test_a_running_process_keeps_its_release_urls(
 
 
 # Verification against a listing --------------------------------------------
+
+
+def test_a_refused_listing_fails_the_deploy_and_names_the_bucket(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    live_manifest = s3.get(MANIFEST_KEY)
+    static_source.write("css/plain.css", b"p { margin: 5em; }\n")
+    # A listing is a GET of the bucket itself (an empty key).
+    fault = s3.add_fault(
+        Fault("GET", key_pattern=r"^$", status=403, code="AccessDenied")
+    )
+
+    with pytest.raises(PublishError) as failure:
+        deploy(verify_remote=True)
+
+    message = str(failure.value)
+    assert f"Cannot list s3://{s3.name}/static/" in message
+    assert "AccessDenied (HTTP 403)" in message
+    assert fault.hits == 1  # refused, not retried
+    assert s3.get(MANIFEST_KEY) == live_manifest
 
 
 def test_verify_remote_restores_files_deleted_behind_our_back(

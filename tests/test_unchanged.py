@@ -53,16 +53,47 @@ def test_unchanged_sources_skip_hashing_and_uploads(
     assert s3.counts()["PUT"] == len(s3.objects())  # the first deploy only
 
 
+SOURCES = "collection-sources"
+CONTEXT = "collection-context"
+PARAMETERS = "collection-parameters"
+
+
 def test_the_manifest_records_what_it_was_made_from(
-    s3: S3Bucket, deploy: Deploy
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
+    def recorded(location: str = "static") -> dict[str, str]:
+        metadata: dict[str, str] = s3.head(f"{location}/staticfiles.json")["Metadata"]
+        return metadata
+
     deploy()
-    metadata = s3.head(MANIFEST_KEY)["Metadata"]
-    assert set(metadata) == {
-        "collection-sources",
-        "collection-context",
-        "collection-parameters",
-    }
+    first = recorded()
+    assert set(first) == {SOURCES, CONTEXT, PARAMETERS}
+    for value in first.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", value), first
+
+    # The same sources, settings and parameters record the same values.
+    deploy(location="again")
+    assert recorded("again") == first
+
+    # Each digest moves with what it covers, and only with that.
+    deploy(hashed_cache_control="public, max-age=60")
+    new_parameters = recorded()
+    assert new_parameters[PARAMETERS] != first[PARAMETERS]
+    assert new_parameters[SOURCES] == first[SOURCES]
+    assert new_parameters[CONTEXT] == first[CONTEXT]
+
+    with override_settings(WHITENOISE_MANIFEST_STRICT=False):
+        deploy()
+    new_context = recorded()
+    assert new_context[CONTEXT] != first[CONTEXT]
+    assert new_context[SOURCES] != first[SOURCES]
+    assert new_context[PARAMETERS] == first[PARAMETERS]
+
+    static_source.write("js/app.js", b'console.log("app v2");\n')
+    deploy()
+    new_source = recorded()
+    assert new_source[SOURCES] != first[SOURCES]
+    assert new_source[CONTEXT] == first[CONTEXT]
 
 
 def test_a_changed_byte_of_the_same_size_is_published(

@@ -5,15 +5,28 @@ that records every request (so tests can count what S3 saw), can add a fixed
 delay (to stand in for the network), and can make chosen requests fail (an S3
 error, a dropped connection, a stall past the client's timeout) or wait for
 each other, to test failures and races without mocking the client.
+
+What it takes from moto: moto's documented server (``moto_server``,
+``ThreadedMotoServer``) builds its WSGI app and serves it, with no way to put
+a layer in front. So this module builds the app itself, from the two names
+``ThreadedMotoServer`` builds it from: ``DomainDispatcherApplication`` and
+``create_backend_app`` in ``moto.moto_server.werkzeug_app``, which moto does
+not document. That is why the ``testing`` extra allows one major version of
+moto, and why the suite runs against the lowest version it allows as well as
+the newest. Everything else is public: werkzeug's server, and moto's own HTTP
+API for switching signature checks on and off (``/moto-api/reset-auth``, what
+moto's ``set_initial_no_auth_action_count`` calls in server mode).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import struct
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,13 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 from urllib.parse import parse_qs, unquote
 
-from moto.core.authorization import enable_iam_authentication
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
-    MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
 
 StartResponse = Callable[..., Any]
@@ -141,8 +152,13 @@ class InjectedReset(ConnectionResetError):
     """Raised inside the WSGI app to drop the client's connection."""
 
 
-class QuietRequestHandler(MotoRequestHandler):
-    """The request log is kept in memory; don't print a line per request."""
+class QuietRequestHandler(WSGIRequestHandler):
+    """The request log is kept in memory; don't print a line per request.
+
+    werkzeug's handler, as the oldest moto 5 uses: like it, it drops request
+    headers whose names hold an underscore (user metadata keys such as
+    ``x-amz-meta-my_key``), which newer moto's own handler keeps.
+    """
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -278,8 +294,25 @@ class LocalS3Server:
 
         moto's switch is process-wide; keep the block short.
         """
-        with enable_iam_authentication():
+        previous = self._set_unchecked_request_count("0")
+        try:
             yield
+        finally:
+            self._set_unchecked_request_count(previous)
+
+    def _set_unchecked_request_count(self, count: str) -> str:
+        """How many more requests moto serves before it checks signatures
+        (``inf``: never); returns the previous count."""
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset-auth",
+            data=count.encode(),
+            # The count is the raw body; a form content type would hide it.
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request) as response:
+            answer: dict[str, str] = json.load(response)
+        return answer["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
 
     def _admit(
         self, request: RecordedRequest
