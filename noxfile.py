@@ -13,7 +13,15 @@ import nox
 from packaging.requirements import Requirement
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "tests_s3_compatible"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "tests_s3_compatible",
+    "coverage",
+    "tests_minimum",
+    "tests_wheel",
+]
 nox.options.error_on_missing_interpreters = True
 
 # Django 5.2 supports Python 3.10+; 6.0 and 6.1 need 3.12+.

@@ -371,11 +371,8 @@ class Deployment:
                         copy = _renamed(uploads[0], history, self.prefix)
                         self._upload([copy])
                         # An object S3 received: the summary counts it too.
-                        uploaded[history] = plan.sizes[plan.publish.manifest]
+                        uploaded[history] = plan.sizes[wave[0]]
                 self._upload(uploads, count)
-        except BaseException:
-            resume.save()
-            raise
         finally:
             progress.close()
         resume.discard()

@@ -68,8 +68,13 @@ def test_the_manifest_records_what_it_was_made_from(
     deploy()
     first = recorded()
     assert set(first) == {SOURCES, CONTEXT, PARAMETERS}
-    for value in first.values():
-        assert re.fullmatch(r"[0-9a-f]{64}", value), first
+    assert re.fullmatch(r"[0-9a-f]{64}", first[SOURCES]), first
+    # One entry per part of the context and per upload parameter, so a change
+    # can be named.
+    assert re.fullmatch(r"(\w+=[\w.]+;)*\w+=[\w.]+", first[CONTEXT]), first
+    assert "django=" in first[CONTEXT]
+    assert re.fullmatch(r"(\w+=[0-9a-f]{16};)*\w+=[0-9a-f]{16}", first[PARAMETERS])
+    assert "CacheControl=" in first[PARAMETERS]
 
     # The same sources, settings and parameters record the same values.
     deploy(location="again")
@@ -82,7 +87,12 @@ def test_the_manifest_records_what_it_was_made_from(
     assert new_parameters[SOURCES] == first[SOURCES]
     assert new_parameters[CONTEXT] == first[CONTEXT]
 
+    # whitenoise's settings do not count when whitenoise does not hash...
     with override_settings(WHITENOISE_MANIFEST_STRICT=False):
+        deploy()
+    assert recorded()[CONTEXT] == first[CONTEXT]
+    # ...STATIC_URL does (absolute references in CSS depend on it).
+    with override_settings(STATIC_URL="/assets/"):
         deploy()
     new_context = recorded()
     assert new_context[CONTEXT] != first[CONTEXT]
