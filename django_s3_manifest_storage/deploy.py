@@ -27,13 +27,12 @@ from .plan import (
     StagedFileMissing,
     history_name,
     is_hashed,
-    kept_release_names,
-    plan_deletions,
     plan_publish,
 )
 from .progress import upload_progress
+from .prune import Pruning
 from .publish import Upload, Uploader, raise_for_failures
-from .remote import ListedObject, delete_keys, fetch_object, list_objects
+from .remote import ListedObject, fetch_object, list_objects
 from .reports import PublishReport
 from .resume import Entry, ResumeRecord, file_md5
 from .resume import parameters_digest as resume_digest
@@ -153,6 +152,16 @@ class Deployment:
         )
         self._listing: Future[dict[str, ListedObject]] | None = (
             _in_background(self.list_objects) if policy.needs_listing else None
+        )
+        self.pruning = Pruning(
+            client=client,
+            bucket=self.bucket,
+            prefix=self.prefix,
+            manifest_name=manifest_name,
+            protected={manifest_name, self.pending_name},
+            policy=policy,
+            remote_names=self.remote_names,
+            command=command,
         )
 
     @property
@@ -376,7 +385,7 @@ class Deployment:
         finally:
             progress.close()
         resume.discard()
-        deleted = self.delete_stale(plan.local_paths, history)
+        deleted = self.pruning.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
             uploaded=tuple(uploaded),
@@ -400,14 +409,6 @@ class Deployment:
             ),
         )
 
-    def _forget_attempt(self) -> None:
-        try:
-            self.client.delete_object(
-                Bucket=self.bucket, Key=self.prefix + self.pending_name
-            )
-        except Exception as error:  # a stale record only makes a rerun list
-            logger.warning("Cannot delete %s%s: %s", self.url, self.pending_name, error)
-
     def adopt(self, deployed: DeployedState) -> PublishReport:
         """Report a deploy where S3 already served this collection."""
         assert deployed.paths is not None
@@ -417,78 +418,9 @@ class Deployment:
             uploaded_bytes=0,
             unchanged=len(deployed.collection_names()),
             seconds=time.monotonic() - self.started,
-            deleted=self.delete_stale(deployed.paths),
+            deleted=self.pruning.delete_stale(deployed.paths),
             reused_deployed=True,
         )
-
-    # Deleting ------------------------------------------------------------
-
-    def stale_names(
-        self, live_paths: Mapping[str, str], *, publishing_history: str | None = None
-    ) -> tuple[str, ...]:
-        """Names to delete once ``live_paths`` is the live manifest."""
-        present = self.remote_names()
-        if not self.policy.deletes or present is None:
-            return ()
-        if publishing_history is not None:
-            present = present | {publishing_history}
-        kept = kept_release_names(
-            present,
-            self.manifest_name,
-            self.policy.keep_releases,
-            clear=self.policy.clear,
-        )
-        if kept is None:
-            return ()
-        kept_releases: list[Mapping[str, str]] = [live_paths]
-        for name in kept:
-            if name == publishing_history:
-                continue
-            paths = self._release_paths(name)
-            if paths is None:
-                # A kept release we cannot read: its files are unknown.
-                logger.warning("Cannot read %s%s; nothing pruned.", self.url, name)
-                return ()
-            kept_releases.append(paths)
-        return plan_deletions(
-            present=present,
-            kept_releases=kept_releases,
-            protected={self.manifest_name, self.pending_name, *kept},
-        )
-
-    def _release_paths(self, history: str) -> Mapping[str, str] | None:
-        copy = fetch_object(self.client, self.bucket, self.prefix + history)
-        if copy is None:
-            return None
-        try:
-            return parse_manifest_paths(copy.body)
-        except InvalidManifest:
-            return None
-
-    def delete_stale(
-        self, live_paths: Mapping[str, str], history: str | None = None
-    ) -> tuple[str, ...]:
-        """Delete what no kept release references; the live one is never touched."""
-        stale = self.stale_names(live_paths, publishing_history=history)
-        if not stale:
-            return ()
-        failures = delete_keys(
-            self.client, self.bucket, [self.prefix + name for name in stale]
-        )
-        if failures:
-            # The new release is live and complete: a failed delete leaves a
-            # stale object behind, nothing broken. Say so, don't fail the deploy.
-            message = (
-                f"{len(failures)} stale object(s) in {self.url} could not be "
-                "deleted; the next deploy will try again: "
-                + "; ".join(
-                    f"{failure.key}: {failure.reason}" for failure in failures[:5]
-                )
-            )
-            logger.warning(message)
-            self.command.write(f"Warning: {message}", level=0)
-        failed_keys = {failure.key for failure in failures}
-        return tuple(name for name in stale if self.prefix + name not in failed_keys)
 
     def _history_name(self, manifest: bytes) -> str:
         now = datetime.datetime.now(datetime.timezone.utc)

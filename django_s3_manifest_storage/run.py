@@ -143,7 +143,7 @@ class CollectRun:
                     uploads=(),
                     upload_bytes=0,
                     unchanged=len(deployed.collection_names()),
-                    deletions=deployment.stale_names(deployed.paths),
+                    deletions=deployment.pruning.stale_names(deployed.paths),
                 )
                 self.dry_run_report.write_to(self.options)
             else:
@@ -172,7 +172,7 @@ class CollectRun:
                 uploads=tuple(plan.upload_names),
                 upload_bytes=plan.upload_bytes,
                 unchanged=plan.publish.unchanged,
-                deletions=deployment.stale_names(plan.local_paths),
+                deletions=deployment.pruning.stale_names(plan.local_paths),
                 full_upload_reason=plan.full_upload_reason,
             )
             self.dry_run_report.write_to(self.options)
