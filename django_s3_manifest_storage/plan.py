@@ -78,7 +78,7 @@ def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
     )
 
 
-def _variant_base(name: str) -> str | None:
+def variant_base(name: str) -> str | None:
     for suffix in COMPRESSED_VARIANT_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -140,7 +140,7 @@ def plan_publish(
             name
             for name in staged
             if name not in remote_names
-            and (base := _variant_base(name)) is not None
+            and (base := variant_base(name)) is not None
             and (base in hashed_names or base in local_paths)
         }
         immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
@@ -174,7 +174,7 @@ def plan_deletions(
         referenced.update(paths.values())
 
     def is_referenced(name: str) -> bool:
-        base = _variant_base(name)
+        base = variant_base(name)
         return name in referenced or (base is not None and base in referenced)
 
     return tuple(sorted(name for name in present if not is_referenced(name)))

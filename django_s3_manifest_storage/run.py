@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +23,11 @@ from django.core.files.base import ContentFile
 
 from .command import CommandOptions
 from .deploy import Deployment, DeployPolicy
+from .early import EarlyUploads
 from .fingerprint import digest_found_files, sources_fingerprint
 from .hashing import collection_context
-from .plan import COMPRESSED_VARIANT_SUFFIXES
-from .publish import BackgroundUploads, Uploader, raise_for_failures
+from .publish import Uploader
 from .reports import DryRunReport, PublishReport
-from .resume import Entry, ResumeRecord
 from .staging import Staging
 from .stamp import DeployedState
 
@@ -41,13 +40,6 @@ PostProcessResult = tuple[str, str | None, Any]
 UNSERVED_BASE_URL = "/s3-manifest-staging/"
 
 logger = logging.getLogger("django_s3_manifest_storage")
-
-
-def _variant_base(name: str) -> str:
-    for suffix in COMPRESSED_VARIANT_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 class CollectRun:
@@ -277,66 +269,3 @@ def _results_as_django_yields_them(
     last = set(adjustable)
     for name in [*(name for name in paths if name not in last), *adjustable]:
         yield name, deployed.get(name, name), True
-
-
-class EarlyUploads:
-    """Hashed files uploaded as soon as Django yields their final name.
-
-    Files matching none of the hashing storage's ``patterns`` (images,
-    fonts...) are hashed once and never rewritten, so their hashed name is
-    final when first yielded; CSS and JS may be rewritten in later passes and
-    wait for the waves. Compressed variants (whitenoise) wait too: the waves
-    decide whether each follows a hashed or an unhashed file.
-    """
-
-    def __init__(
-        self,
-        deployment: Deployment,
-        staging: Path,
-        on_s3: Collection[str],
-        resume: ResumeRecord,
-        rewritable: list[str],
-    ) -> None:
-        self.deployment = deployment
-        self.staging = staging
-        self.on_s3 = on_s3
-        self.resume = resume
-        self.rewritable = rewritable
-        self.uploads = BackgroundUploads(deployment.uploader)
-        self.entries: dict[str, Entry] = {}
-
-    def offer(self, original_name: str, processed_name: str | None) -> None:
-        if (
-            not processed_name
-            or processed_name == original_name
-            or _variant_base(processed_name) == original_name
-            or matches_patterns(original_name, self.rewritable)
-            or processed_name in self.on_s3
-        ):
-            return
-        entry = self.deployment.resume_entry(self.staging, processed_name, True)
-        if self.resume.is_stored(processed_name, entry):
-            return
-        self.entries[processed_name] = entry
-        self.uploads.submit(
-            self.deployment.upload_for(self.staging, processed_name, hashed=True)
-        )
-
-    def finish(self) -> dict[str, int]:
-        """Wait for the uploads: ``{name: bytes}`` of those stored. Failures a
-        retry may cure are left to the waves; any other fails the deploy."""
-        sent, failures = self.uploads.finish()
-        self._note(sent)
-        raise_for_failures(
-            self.deployment.bucket,
-            [failure for failure in failures if not failure.retryable],
-        )
-        return sent
-
-    def cancel(self) -> None:
-        """Stop what has not started; record what was stored."""
-        self._note(self.uploads.cancel())
-
-    def _note(self, sent: Mapping[str, int]) -> None:
-        for name in sent:
-            self.resume.note_stored(name, self.entries[name])

@@ -12,17 +12,15 @@ import threading
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.files.base import File
 from django.core.files.storage import Storage
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .command import CommandOptions, collectstatic_command_on_stack
 from .configuration import (
     bucket_problem,
     configured_location,
@@ -35,17 +33,16 @@ from .object_parameters import GZIP_CONTENT_TYPES, write_parameters
 from .options import SyncOptions
 from .remote import RemoteObject, fetch_object
 from .retries import with_default_retries
-from .run import CollectRun, PostProcessResult
+from .run import PostProcessResult
+from .run_mode import RunModeFileOperations
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from mypy_boto3_s3 import S3Client
 
     from .reports import DryRunReport, PublishReport
 
 
-class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignore[misc]
+class ManifestSyncS3Storage(RunModeFileOperations, ManifestFilesMixin, S3StaticStorage):  # type: ignore[misc]
     """A drop-in ``S3ManifestStaticStorage`` that collects locally and uploads
     only what the deployed manifest lacks.
 
@@ -68,7 +65,7 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         self._constructed = False
         self._manifest_paths: dict[str, str] | None = None
         self._manifest_hash: str | None = None
-        self._run: CollectRun | None = None
+        self._run = None
         self._run_lock = threading.Lock()
         # django-storages refuses a leading slash too, without naming the setting.
         problem = location_problem(configured_location(type(self), options))
@@ -201,109 +198,6 @@ class ManifestSyncS3Storage(ManifestFilesMixin, S3StaticStorage):  # type: ignor
         if settings.STATIC_ROOT:
             return Path(settings.STATIC_ROOT)
         return None
-
-    # Run mode: collectstatic's file operations go to the staging directory --
-
-    def _current_run(self) -> CollectRun | None:
-        """The run this call belongs to, starting one when collectstatic
-        calls for the first time; None at run time."""
-        run = self._run
-        if run is not None and run.belongs_to_this_thread():
-            if run.post_processing:
-                return run
-            command = collectstatic_command_on_stack()
-            if command is None or run.is_for(command):
-                return run
-            # A run collectstatic abandoned (it failed before post_process).
-            self._end_run(run)
-            return self._start_run(command)
-        if run is not None:
-            return None  # another thread's run: this thread is at run time
-        command = collectstatic_command_on_stack()
-        return None if command is None else self._start_run(command)
-
-    def _start_run(self, command: Any) -> CollectRun:
-        with self._run_lock:
-            options = CommandOptions.of(command)
-            run = CollectRun.start(self, options, command)
-            self._run = run
-        return run
-
-    def _end_run(self, run: CollectRun) -> None:
-        with self._run_lock:
-            if self._run is run:
-                self._run = None
-        run.close()
-
-    def path(self, name: str) -> str:
-        run = self._current_run()
-        if run is None:
-            return super().path(name)  # type: ignore[no-any-return]
-        return run.staging.path(name)
-
-    def exists(self, name: str) -> bool:
-        run = self._current_run()
-        if run is None:
-            return super().exists(name)  # type: ignore[no-any-return]
-        return run.staging.exists(name)
-
-    def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
-        run = self._current_run()
-        if run is None:
-            return super().open(name, mode)  # type: ignore[no-any-return]
-        return run.staging.open(name, mode)
-
-    def save(
-        self, name: str | None, content: IO[Any], max_length: int | None = None
-    ) -> str:
-        run = self._current_run()
-        if run is None:
-            return super().save(name, content, max_length)  # type: ignore[no-any-return]
-        return run.staging.save(name, content, max_length)
-
-    def _save(self, name: str, content: Any) -> str:
-        run = self._current_run()
-        if run is None:
-            return super()._save(name, content)  # type: ignore[no-any-return]
-        # Hashing writes here; the file must be on disk for early uploads.
-        return run.staging.files.save(name, content)
-
-    def delete(self, name: str) -> None:
-        run = self._current_run()
-        if run is None:
-            super().delete(name)
-        else:
-            run.staging.delete(name)
-
-    def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        run = self._current_run()
-        if run is None:
-            return super().listdir(path)  # type: ignore[no-any-return]
-        return run.staging.listdir(path)
-
-    def size(self, name: str) -> int:
-        run = self._current_run()
-        if run is None:
-            return super().size(name)  # type: ignore[no-any-return]
-        return run.staging.size(name)
-
-    def get_modified_time(self, name: str) -> datetime:
-        run = self._current_run()
-        if run is None:
-            return super().get_modified_time(name)  # type: ignore[no-any-return]
-        return run.staging.get_modified_time(name)
-
-    def get_accessed_time(self, name: str) -> datetime:
-        run = self._current_run()
-        if run is None:
-            return super().get_accessed_time(name)  # type: ignore[no-any-return]
-        return run.staging.get_accessed_time(name)
-
-    def get_created_time(self, name: str) -> datetime:
-        run = self._current_run()
-        if run is None:
-            return super().get_created_time(name)  # type: ignore[no-any-return]
-        return run.staging.get_created_time(name)
 
     # Publication -------------------------------------------------------------
 

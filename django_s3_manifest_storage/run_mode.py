@@ -1,0 +1,135 @@
+"""collectstatic's file operations, local during a run and S3's outside it.
+
+A run starts when collectstatic first calls the storage (its ``Command`` is
+found on the stack) and ends when ``post_process`` returns or raises. Each
+file operation asks which run it belongs to: during one, it goes to the
+run's staging directory; at run time (no run, or another thread's), to the
+next class in the MRO, django-storages' S3 storage.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import IO, TYPE_CHECKING, Any
+
+from django.core.files.base import File
+
+from .command import CommandOptions, collectstatic_command_on_stack
+from .run import CollectRun
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.core.files.storage import Storage
+
+    StorageBase = Storage
+else:
+    StorageBase = object
+
+
+class RunModeFileOperations(StorageBase):
+    """A mixin for the storage class, before the S3 storage in its MRO."""
+
+    _run: CollectRun | None
+    _run_lock: threading.Lock
+
+    def _current_run(self) -> CollectRun | None:
+        """The run this call belongs to, starting one when collectstatic
+        calls for the first time; None at run time."""
+        run = self._run
+        if run is not None and run.belongs_to_this_thread():
+            if run.post_processing:
+                return run
+            command = collectstatic_command_on_stack()
+            if command is None or run.is_for(command):
+                return run
+            # A run collectstatic abandoned (it failed before post_process).
+            self._end_run(run)
+            return self._start_run(command)
+        if run is not None:
+            return None  # another thread's run: this thread is at run time
+        command = collectstatic_command_on_stack()
+        return None if command is None else self._start_run(command)
+
+    def _start_run(self, command: Any) -> CollectRun:
+        with self._run_lock:
+            options = CommandOptions.of(command)
+            run = CollectRun.start(self, options, command)  # type: ignore[arg-type]
+            self._run = run
+        return run
+
+    def _end_run(self, run: CollectRun) -> None:
+        with self._run_lock:
+            if self._run is run:
+                self._run = None
+        run.close()
+
+    def path(self, name: str) -> str:
+        run = self._current_run()
+        if run is None:
+            return super().path(name)
+        return run.staging.path(name)
+
+    def exists(self, name: str) -> bool:
+        run = self._current_run()
+        if run is None:
+            return super().exists(name)
+        return run.staging.exists(name)
+
+    def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        run = self._current_run()
+        if run is None:
+            return super().open(name, mode)
+        return run.staging.open(name, mode)
+
+    def save(
+        self, name: str | None, content: IO[Any], max_length: int | None = None
+    ) -> str:
+        run = self._current_run()
+        if run is None:
+            return super().save(name, content, max_length)
+        return run.staging.save(name, content, max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        run = self._current_run()
+        if run is None:
+            return super()._save(name, content)  # type: ignore[misc,no-any-return]
+        # Hashing writes here; the file must be on disk for early uploads.
+        return run.staging.files.save(name, content)
+
+    def delete(self, name: str) -> None:
+        run = self._current_run()
+        if run is None:
+            super().delete(name)
+        else:
+            run.staging.delete(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        run = self._current_run()
+        if run is None:
+            return super().listdir(path)
+        return run.staging.listdir(path)
+
+    def size(self, name: str) -> int:
+        run = self._current_run()
+        if run is None:
+            return super().size(name)
+        return run.staging.size(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        run = self._current_run()
+        if run is None:
+            return super().get_modified_time(name)
+        return run.staging.get_modified_time(name)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        run = self._current_run()
+        if run is None:
+            return super().get_accessed_time(name)
+        return run.staging.get_accessed_time(name)
+
+    def get_created_time(self, name: str) -> datetime:
+        run = self._current_run()
+        if run is None:
+            return super().get_created_time(name)
+        return run.staging.get_created_time(name)
