@@ -352,11 +352,19 @@ class Deployment:
         if plan.publish.manifest and self.policy.keep_releases is not None:
             history = self._history_name(plan.local_manifest)
         uploaded = dict(sent_early)
+        # The progress counts every object this run sends: those sent while
+        # hashing went on are done already, a history copy is one more.
+        manifest = plan.publish.manifest
+        history_size = plan.sizes[manifest] if history and manifest else 0
         progress = upload_progress(
             self.command,
-            sum(len(wave) for wave in waves),
-            sum(plan.sizes[name] for wave in waves for name in wave),
+            len(sent_early) + sum(len(wave) for wave in waves) + bool(history),
+            sum(sent_early.values())
+            + sum(plan.sizes[name] for wave in waves for name in wave)
+            + history_size,
         )
+        for size in sent_early.values():
+            progress.advance(size)
 
         def count(upload: Upload, size: int) -> None:
             uploaded[upload.name] = size
@@ -380,7 +388,8 @@ class Deployment:
                         copy = _renamed(uploads[0], history, self.prefix)
                         self._upload([copy])
                         # An object S3 received: the summary counts it too.
-                        uploaded[history] = plan.sizes[wave[0]]
+                        uploaded[history] = history_size
+                        progress.advance(history_size)
                 self._upload(uploads, count)
         finally:
             progress.close()
