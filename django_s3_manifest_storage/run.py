@@ -26,7 +26,8 @@ from .deploy import Deployment, DeployPolicy
 from .fingerprint import digest_found_files, sources_fingerprint
 from .hashing import collection_context
 from .plan import COMPRESSED_VARIANT_SUFFIXES
-from .publish import BackgroundUploads, Uploader, raise_for_failures
+from .engines import make_uploader
+from .publish import BackgroundUploads, raise_for_failures
 from .reports import DryRunReport, PublishReport
 from .resume import Entry, ResumeRecord
 from .staging import Staging
@@ -73,12 +74,7 @@ class CollectRun:
         self.deployment = Deployment(
             destination=storage,
             client=storage.s3_client,
-            uploader=Uploader(
-                storage.s3_client,
-                storage.bucket_name,
-                concurrency=storage.sync_options.upload_concurrency,
-                transfer_config=storage.transfer_config,
-            ),
+            uploader=make_uploader(storage),
             manifest_name=storage.manifest_name,
             policy=DeployPolicy(
                 clear=options.clear,
