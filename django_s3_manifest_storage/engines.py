@@ -49,6 +49,8 @@ def make_uploader(storage: ManifestSyncS3Storage) -> Uploader:
 def _obstore_uploader(storage: ManifestSyncS3Storage) -> Uploader | None:
     from .obstore_engine import ObstoreUploader, store_settings
 
+    if not storage.bucket_name:
+        return None  # the deploy reports the missing setting, as without obstore
     # The session django-storages builds for its own client (keys, profile or
     # the default chain): obstore signs with the very same credentials.
     credentials = storage._create_session().get_credentials()

@@ -265,6 +265,10 @@ class StoreSettings:
     read_timeout: float
     allow_invalid_certificates: bool
     retry: RetryPolicy
+    checksum: str | None
+    """obstore's checksum algorithm: botocore sends a CRC32 checksum with
+    every upload unless told to send them only when required; obstore cannot
+    send CRC32, so it sends SHA-256 instead (S3 checks either)."""
 
 
 def store_settings(
@@ -288,6 +292,16 @@ def store_settings(
     endpoint = resolve_endpoint(client, bucket)
     if endpoint is None:
         return None
+    # botocore before 1.36 has no such setting and sends no checksums.
+    checksums = (
+        (
+            getattr(config, "request_checksum_calculation", None)
+            or os.environ.get("AWS_REQUEST_CHECKSUM_CALCULATION")
+            or "when_supported"
+        )
+        if hasattr(config, "request_checksum_calculation")
+        else "when_required"
+    )
     return StoreSettings(
         endpoint=endpoint,
         region=client.meta.region_name,
@@ -295,6 +309,7 @@ def store_settings(
         read_timeout=float(getattr(config, "read_timeout", None) or 60),
         allow_invalid_certificates=verify is False,
         retry=RetryPolicy(attempts),
+        checksum="sha256" if checksums.lower() == "when_supported" else None,
     )
 
 
@@ -353,9 +368,9 @@ class ObstoreUploader(Uploader):
                 if delay is None:
                     raise failure from error
                 logger.debug(
-                    "Retry needed, retrying PUT %s after delay of: %s",
-                    upload.key,
+                    "Retry needed, retrying request after delay of: %s (PUT %s)",
                     delay,
+                    upload.key,
                 )
                 time.sleep(delay)
                 attempt += 1
@@ -381,8 +396,15 @@ class ObstoreUploader(Uploader):
             "timeout": NO_OVERALL_TIMEOUT,
             "pool_max_idle_per_host": str(self.concurrency),
         }
-        if headers:
-            client_options["default_headers"] = dict(headers)
+        default_headers = dict(headers)
+        checksum: dict[str, str] = {}
+        if settings.checksum:
+            checksum["checksum_algorithm"] = settings.checksum
+            # What AWS's SDKs send beside a checksum; some stores (moto)
+            # keep the checksum only with it.
+            default_headers["x-amz-sdk-checksum-algorithm"] = settings.checksum.upper()
+        if default_headers:
+            client_options["default_headers"] = default_headers
         return S3Store(
             self.bucket,
             endpoint=settings.endpoint.url,
@@ -392,6 +414,7 @@ class ObstoreUploader(Uploader):
             skip_signature=False,
             unsigned_payload=False,
             request_payer=False,
+            **checksum,  # type: ignore[arg-type]
             client_options=client_options,  # type: ignore[arg-type]
             retry_config={"max_retries": 0},
             credential_provider=self.credentials,  # type: ignore[arg-type]

@@ -114,6 +114,13 @@ class S3Bucket:
             **overrides,
         }
 
+    def stock_options(self, **overrides: Any) -> dict[str, Any]:
+        """``options()`` for django-storages' own classes: without this
+        package's options, which they refuse."""
+        options = self.options(**overrides)
+        options.pop("upload_engine", None)
+        return options
+
     @property
     def bundled_server(self) -> LocalS3Server:
         if self.server is None:
