@@ -228,9 +228,7 @@ class RetryPolicy:
             return None
         if isinstance(error, ClientError):
             code = error.response.get("Error", {}).get("Code", "")
-            status = error.response.get("ResponseMetadata", {}).get(
-                "HTTPStatusCode", 0
-            )
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             throttled = code in THROTTLING_CODES or status == 429
             if not (
                 throttled or code in TRANSIENT_CODES or status in TRANSIENT_STATUSES

@@ -23,10 +23,10 @@ from django.core.files.base import ContentFile
 
 from .command import CommandOptions
 from .deploy import Deployment, DeployPolicy
+from .engines import make_uploader
 from .fingerprint import digest_found_files, sources_fingerprint
 from .hashing import collection_context
 from .plan import COMPRESSED_VARIANT_SUFFIXES
-from .engines import make_uploader
 from .publish import BackgroundUploads, raise_for_failures
 from .reports import DryRunReport, PublishReport
 from .resume import Entry, ResumeRecord
