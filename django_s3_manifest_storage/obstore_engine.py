@@ -239,7 +239,8 @@ class RetryPolicy:
             scale = 0.05
         else:
             return None
-        return random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        backoff: float = min(scale * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        return random.random() * backoff
 
 
 def standard_retry_attempts(config: Any) -> int | None:
@@ -355,7 +356,7 @@ class ObstoreUploader(Uploader):
                     store,
                     upload.key,
                     body,
-                    attributes=request.attributes,  # type: ignore[arg-type]
+                    attributes=request.attributes,
                     use_multipart=False,
                 )
             except (ObstoreError, FileNotFoundError) as error:

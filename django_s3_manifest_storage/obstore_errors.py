@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import re
 
+from typing import Any
+
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -44,16 +46,14 @@ def as_botocore_error(error: BaseException, operation: str = "PutObject") -> Exc
         code = CODE.search(text)
         message = MESSAGE.search(text)
         # Without an XML body botocore names the error by its status code.
-        return ClientError(
-            {
-                "Error": {
-                    "Code": html.unescape(code.group(1)) if code else str(status),
-                    "Message": html.unescape(message.group(1)) if message else reason,
-                },
-                "ResponseMetadata": {"HTTPStatusCode": status},
+        response: Any = {
+            "Error": {
+                "Code": html.unescape(code.group(1)) if code else str(status),
+                "Message": html.unescape(message.group(1)) if message else reason,
             },
-            operation,
-        )
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return ClientError(response, operation)
     kind_match = HTTP_KIND.search(text)
     kind = kind_match.group(1) if kind_match else None
     if kind == "Timeout":
