@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-
 from typing import Any
 
 from botocore.exceptions import (

@@ -4,19 +4,26 @@ User-Agent."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 from django.core.exceptions import ImproperlyConfigured
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.obstore_engine import obstore_request
+from django_s3_manifest_storage.errors import what_to_fix
+from django_s3_manifest_storage.obstore_errors import as_botocore_error
+from django_s3_manifest_storage.publish import is_retryable
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
+# Without the fast extra (the ``tests`` sessions) there is nothing to test.
 obstore = pytest.importorskip("obstore")
+
+from django_s3_manifest_storage.obstore_engine import obstore_request  # noqa: E402
 
 # What a head_object answer says about the stored object, not the request.
 COMPARED = (
@@ -181,3 +188,30 @@ def test_parameters_obstore_expresses() -> None:
 def test_upload_engine_must_be_a_known_engine() -> None:
     with pytest.raises(ImproperlyConfigured, match=r"\['upload_engine'\] must be"):
         ManifestSyncS3Storage(bucket_name="b", upload_engine="s5cmd")
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_endpoint_is_reported_as_boto3_reports_it() -> None:
+    from obstore.store import S3Store
+
+    store = S3Store(
+        "bucket",
+        endpoint=f"http://127.0.0.1:{closed_port()}",
+        region="us-east-1",
+        access_key_id="key",
+        secret_access_key="secret",
+        client_options={"allow_http": True},
+        retry_config={"max_retries": 0},
+    )
+    with pytest.raises(obstore.exceptions.BaseError) as raised:
+        obstore.put(store, "a.css", b"a", use_multipart=False)
+
+    error = as_botocore_error(raised.value)
+    assert isinstance(error, EndpointConnectionError)
+    assert "endpoint_url" in (what_to_fix(error) or "")
+    assert not is_retryable(error, what_to_fix(error))
