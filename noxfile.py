@@ -55,10 +55,13 @@ COVERAGE = ("--cov", "--cov-report=term-missing:skip-covered", "--cov-fail-under
 @nox.parametrize(("python", "django"), MATRIX)
 def tests(session: nox.Session, django: str) -> None:
     measured = (session.python, django) == COVERAGE_COMBINATION
+    # The measured combination runs with obstore installed, so the default
+    # engine ("auto") is obstore there and both engines' code is measured;
+    # the others run on boto3 alone.
     session.install(
         f"django~={django}.0",
         "-e",
-        f".[{EXTRAS}]",
+        f".[{EXTRAS},fast]" if measured else f".[{EXTRAS}]",
         *TEST_REQUIREMENTS,
         *(("pytest-cov>=5",) if measured else ()),
     )
@@ -152,6 +155,23 @@ def tests_s3_compatible(session: nox.Session) -> None:
 
 
 @nox.session(python="3.12")
+def tests_obstore(session: nox.Session) -> None:
+    """The suite with the obstore upload engine forced (the ``fast``
+    extra): every deploy's small uploads go through obstore, the rest
+    through boto3. The ``tests`` sessions run on boto3 alone, except the one
+    that measures coverage, where "auto" picks obstore."""
+    session.install("-e", f".[{EXTRAS},fast]", *TEST_REQUIREMENTS)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *PARALLEL,
+        *session.posargs,
+        env={"S3_TEST_UPLOAD_ENGINE": "obstore"},
+    )
+
+
+@nox.session(python="3.12")
 def tests_ceph(session: nox.Session) -> None:
     """The suite against a throwaway Ceph RADOS Gateway on 127.0.0.1, a real
     S3 implementation that checks signatures (see docs/s3-compatible.md).
@@ -181,7 +201,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install(
         "-e",
-        ".[testing,whitenoise]",
+        ".[testing,whitenoise,fast]",
         "mypy",
         "django-stubs",
         "boto3-stubs[s3]",

@@ -3,6 +3,7 @@ django-storages sees them (it rejects keys it does not know)."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ DEFAULT_UPLOAD_CONCURRENCY = 16
 # the manifest) must be revalidated, or browsers keep a stale copy.
 DEFAULT_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_UNHASHED_CACHE_CONTROL = "no-cache"
+# Who sends the PUTs (see engines.py); "auto" prefers obstore when installed.
+UPLOAD_ENGINES = ("auto", "boto3", "obstore")
 
 
 OWN_OPTIONS = (
@@ -33,6 +36,7 @@ OWN_OPTIONS = (
     "verify_remote",
     "hashed_cache_control",
     "unhashed_cache_control",
+    "upload_engine",
 )
 
 
@@ -47,6 +51,7 @@ class SyncOptions:
     verify_remote: bool = False
     hashed_cache_control: str | None = DEFAULT_HASHED_CACHE_CONTROL
     unhashed_cache_control: str | None = DEFAULT_UNHASHED_CACHE_CONTROL
+    upload_engine: str = "auto"
     local_storage_class_set: bool = False
     """Whether the user named ``local_storage_class`` (else the storage class
     itself hashes)."""
@@ -98,8 +103,21 @@ class SyncOptions:
                     f"STORAGES['staticfiles']['OPTIONS']['{option}'] must be a "
                     f"Cache-Control string or None, not {value!r}."
                 )
+        upload_engine = options.pop("upload_engine", "auto")
+        if upload_engine not in UPLOAD_ENGINES:
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['upload_engine'] must be one "
+                f"of {', '.join(map(repr, UPLOAD_ENGINES))}, not {upload_engine!r}."
+            )
+        if upload_engine == "obstore" and importlib.util.find_spec("obstore") is None:
+            raise ImproperlyConfigured(
+                "STORAGES['staticfiles']['OPTIONS']['upload_engine'] is 'obstore' "
+                "but obstore is not installed: pip install "
+                "'django-s3-manifest-storage[fast]', or use 'auto'."
+            )
         return cls(
             upload_concurrency=concurrency,
+            upload_engine=upload_engine,
             local_storage_class=local_class,
             local_storage_options=local_options,
             staging_dir=Path(staging_dir) if staging_dir else None,

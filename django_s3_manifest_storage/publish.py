@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import PublishError, describe_s3_error, what_to_fix
 from .object_parameters import gzip_file
+from .obstore_errors import UnrecognisedUploadError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -136,8 +137,15 @@ class Uploader:
         return failures
 
 
-# What an upload can raise: S3's answer, the network, the local file.
-UPLOAD_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError, OSError)
+# What an upload can raise: S3's answer, the network, the local file (and
+# what the obstore engine cannot translate into one of those).
+UPLOAD_ERRORS = (
+    BotoCoreError,
+    ClientError,
+    S3UploadFailedError,
+    OSError,
+    UnrecognisedUploadError,
+)
 
 
 def upload_failure(upload: Upload, error: BaseException) -> UploadFailure:

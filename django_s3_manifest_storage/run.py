@@ -24,9 +24,9 @@ from django.core.files.base import ContentFile
 from .command import CommandOptions
 from .deploy import Deployment, DeployPolicy
 from .early import EarlyUploads
+from .engines import make_uploader
 from .fingerprint import digest_found_files, sources_fingerprint
 from .hashing import collection_context
-from .publish import Uploader
 from .reports import DryRunReport, PublishReport
 from .staging import Staging
 from .stamp import DeployedState
@@ -65,12 +65,7 @@ class CollectRun:
         self.deployment = Deployment(
             destination=storage,
             client=storage.s3_client,
-            uploader=Uploader(
-                storage.s3_client,
-                storage.bucket_name,
-                concurrency=storage.sync_options.upload_concurrency,
-                transfer_config=storage.transfer_config,
-            ),
+            uploader=make_uploader(storage),
             manifest_name=storage.manifest_name,
             policy=DeployPolicy(
                 clear=options.clear,

@@ -13,6 +13,10 @@ the whole suite, against the bundled server or another endpoint:
 ``S3_TEST_CHECKSUM_CALCULATION=when_required`` (botocore's
 ``request_checksum_calculation`` and ``response_checksum_validation``). They
 reach the storage as ``client_config``, as a user would set them.
+
+``S3_TEST_UPLOAD_ENGINE`` (``boto3`` or ``obstore``) sets the storage's
+``upload_engine`` option for the whole suite (nox sessions ``tests`` and
+``tests_obstore``); unset, the default ``auto`` applies.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ REGION = os.environ.get("S3_TEST_REGION", "us-east-1")
 BACKEND = "django_s3_manifest_storage.ManifestSyncS3Storage"
 ADDRESSING_STYLE = os.environ.get("S3_TEST_ADDRESSING_STYLE")
 CHECKSUM_CALCULATION = os.environ.get("S3_TEST_CHECKSUM_CALCULATION")
+UPLOAD_ENGINE = os.environ.get("S3_TEST_UPLOAD_ENGINE")
 
 
 def client_config_from_environment() -> Config | None:
@@ -105,8 +110,16 @@ class S3Bucket:
             "region_name": REGION,
             "location": "static",
             **({"client_config": client_config} if client_config else {}),
+            **({"upload_engine": UPLOAD_ENGINE} if UPLOAD_ENGINE else {}),
             **overrides,
         }
+
+    def stock_options(self, **overrides: Any) -> dict[str, Any]:
+        """``options()`` for django-storages' own classes: without this
+        package's options, which they refuse."""
+        options = self.options(**overrides)
+        options.pop("upload_engine", None)
+        return options
 
     @property
     def bundled_server(self) -> LocalS3Server:

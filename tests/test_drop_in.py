@@ -29,7 +29,7 @@ def side_by_side(s3: S3Bucket, **options: Any) -> tuple[Any, Any]:
     with override_settings(STATIC_ROOT=None):
         return (
             ManifestSyncS3Storage(**s3.options(**options)),
-            S3ManifestStaticStorage(**s3.options(**options)),
+            S3ManifestStaticStorage(**s3.stock_options(**options)),
         )
 
 

@@ -80,12 +80,17 @@ def test_a_burst_of_slowdown_is_absorbed_with_backoff(
     # Each of the first wave's uploads is throttled, two of them twice.
     burst = s3.add_fault(Fault("PUT", status=503, code="SlowDown", times=10))
 
-    with caplog.at_level(logging.DEBUG, "botocore.retries.standard"):
+    # Whichever engine uploads logs its retries: boto3's standard retry mode,
+    # or the obstore engine's model of it.
+    with (
+        caplog.at_level(logging.DEBUG, "botocore.retries.standard"),
+        caplog.at_level(logging.DEBUG, "django_s3_manifest_storage.obstore"),
+    ):
         deploy()
 
     assert burst.hits == 10
     assert s3.objects() == under_location(reference_collection())
-    # botocore's standard retry mode slept before each retry.
+    # The standard retry mode slept before each retry.
     delays = [
         float(record.args[0])  # type: ignore[index]
         for record in caplog.records

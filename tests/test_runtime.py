@@ -101,7 +101,7 @@ def test_urls_equal_s3_manifest_static_storage(
     deploy(**options)
     with override_settings(STATIC_ROOT=None):
         ours = ManifestSyncS3Storage(**s3.options(**options))
-        stock = S3ManifestStaticStorage(**s3.options(**options))
+        stock = S3ManifestStaticStorage(**s3.stock_options(**options))
         for name in SAMPLE_NAMES:
             assert ours.url(name) == stock.url(name), name
         with override_settings(DEBUG=True):

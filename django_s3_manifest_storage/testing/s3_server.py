@@ -54,6 +54,9 @@ class RecordedRequest:
     key: str
     query: dict[str, list[str]]
     content_length: int
+    user_agent: str = ""
+    """Tells the client apart: boto3 (``Boto3/...``) or obstore
+    (``object_store/...``)."""
 
     @property
     def kind(self) -> str:
@@ -179,6 +182,7 @@ def _parse_request(environ: dict[str, Any]) -> RecordedRequest:
         key=key,
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         content_length=int(environ.get("CONTENT_LENGTH") or 0),
+        user_agent=environ.get("HTTP_USER_AGENT", ""),
     )
 
 
