@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .command import CommandOptions
 from .errors import PublishError
-from .fingerprint import parameters_digests
+from .fingerprint import content_digest, parameters_digests
+from .incremental import record_name
 from .manifest import InvalidManifest, parse_manifest_paths
 from .plan import (
     PublishPlan,
@@ -93,6 +94,9 @@ class DeployPlan:
     stamp: CollectionStamp
     sizes: dict[str, int] = field(default_factory=dict)
     full_upload_reason: str | None = None
+    sidecar: str | None = None
+    """A staged file that travels with the manifest, uploaded just before it
+    (the release's record, for incremental hashing)."""
 
     @property
     def upload_names(self) -> list[str]:
@@ -239,7 +243,12 @@ class Deployment:
         deployed: DeployedState,
         sources: str | None,
         context: Mapping[str, str],
+        *,
+        also_staged: Collection[str] = (),
+        sidecar: str | None = None,
     ) -> DeployPlan:
+        """``also_staged``: names of the collection a full pass would have
+        staged and S3 holds already (files incremental hashing kept)."""
         local_manifest = (staging / self.manifest_name).read_bytes()
         try:
             local_paths = parse_manifest_paths(local_manifest)
@@ -249,15 +258,20 @@ class Deployment:
                 f"unusable ({problem}); nothing was uploaded."
             ) from problem
         hashed_names = set(local_paths.values())
+        record = None
+        if sidecar is not None:
+            with (staging / sidecar).open("rb") as stream:
+                record = content_digest(stream)
         stamp = CollectionStamp(
             sources,
             dict(context),
             self.parameters_digests({*local_paths, *hashed_names}, hashed_names),
+            record,
         )
         reusable, reason = self.reuse(deployed, context)
         try:
             publish = plan_publish(
-                staged=staged_names(staging),
+                staged=staged_names(staging).union(also_staged),
                 local_paths=local_paths,
                 remote_paths=reusable,
                 manifest_name=self.manifest_name,
@@ -268,12 +282,19 @@ class Deployment:
             )
         except StagedFileMissing as missing:
             raise PublishError(f"{missing} (staging directory: {staging})") from missing
-        sizes = {
-            name: (staging / name).stat().st_size
-            for wave in publish.waves
-            for name in wave
-        }
-        return DeployPlan(publish, local_manifest, local_paths, stamp, sizes, reason)
+        uploads = [name for wave in publish.waves for name in wave]
+        if sidecar is not None and publish.manifest:
+            uploads.append(sidecar)
+        sizes = {name: (staging / name).stat().st_size for name in uploads}
+        return DeployPlan(
+            publish,
+            local_manifest,
+            local_paths,
+            stamp,
+            sizes,
+            reason,
+            sidecar if publish.manifest else None,
+        )
 
     def on_s3_already(
         self, deployed: DeployedState, context: Mapping[str, str]
@@ -372,6 +393,10 @@ class Deployment:
                         self._upload([copy])
                         # An object S3 received: the summary counts it too.
                         uploaded[history] = plan.sizes[wave[0]]
+                    if plan.sidecar is not None:
+                        sidecar = self.upload_for(staging, plan.sidecar, hashed=False)
+                        self._upload([sidecar])
+                        uploaded[plan.sidecar] = plan.sizes[plan.sidecar]
                 self._upload(uploads, count)
         finally:
             progress.close()
@@ -453,7 +478,12 @@ class Deployment:
         return plan_deletions(
             present=present,
             kept_releases=kept_releases,
-            protected={self.manifest_name, self.pending_name, *kept},
+            protected={
+                self.manifest_name,
+                self.pending_name,
+                record_name(self.manifest_name),
+                *kept,
+            },
         )
 
     def _release_paths(self, history: str) -> Mapping[str, str] | None:
