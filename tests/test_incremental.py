@@ -3,6 +3,7 @@ reference them, and publishes exactly what a full collection would."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -326,3 +327,252 @@ def test_random_edits_publish_what_a_full_collection_would(
         if hashing is not None:
             assert hashing.incremental, hashing.full_reason
         assert_live_release_equals_a_full_collection(s3, source, bucket, **options)
+
+
+# One change, counted --------------------------------------------------------
+
+
+def test_a_changed_image_hashes_it_and_its_referrers_and_uploads_what_changed(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=True)
+    before = s3.objects()
+    static_source.write("img/bg.png", b"\x89PNG\r\n\x1a\n background v2")
+    s3.clear_log()
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    # print.css imports site.css, which references the image.
+    assert report.hashing.incremental
+    assert set(report.hashing.hashed_names) == {
+        "img/bg.png",
+        "css/site.css",
+        "css/print.css",
+    }
+    assert "Hashing: incremental, 3 of 8 file(s) hashed." in report.summary()
+    after = s3.objects()
+    old_paths = json.loads(before[MANIFEST])["paths"]
+    new_paths = json.loads(after[MANIFEST])["paths"]
+    # New bytes, and the originals whose hashed name changed (as a full
+    # pass would publish them: see plan.py).
+    changed = sorted(
+        {key for key in after if before.get(key) != after[key]}
+        | {
+            f"{LOCATION}/{name}"
+            for name, hashed in new_paths.items()
+            if old_paths.get(name) != hashed
+        }
+    )
+    assert sorted(s3.put_keys()) == changed
+    assert len(report.uploaded) == len(changed)
+    # The record goes before the manifest, the manifest last.
+    assert s3.put_keys()[-2:] == [RECORD, MANIFEST]
+    assert_live_release_equals_a_full_collection(
+        s3, static_source.root, s3.name, incremental_hashing=True
+    )
+
+
+def test_a_file_nothing_references_is_hashed_alone(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=True)
+    static_source.write("js/app.js", b'console.log("app v2");\n')
+    s3.clear_log()
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    # Its new hashed name, its original, the record and the manifest.
+    assert sorted(s3.put_keys()) == sorted(
+        [
+            f"{LOCATION}/{report_name}"
+            for report_name in report.uploaded
+        ]
+    )
+    assert len(s3.put_keys()) == 4
+    assert report.hashing.hashed_names == ("js/app.js",)
+    assert_live_release_equals_a_full_collection(
+        s3, static_source.root, s3.name, incremental_hashing=True
+    )
+
+
+def test_turned_off_every_file_is_hashed_and_no_record_is_kept(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=False)
+    static_source.write("js/app.js", b'console.log("app v2");\n')
+
+    report = deploy(incremental_hashing=False).last_publish
+
+    assert not report.hashing.incremental
+    assert report.hashing.hashed == 8
+    assert RECORD not in s3.object_keys()
+
+
+# Fallbacks --------------------------------------------------------------------
+
+
+def _change_a_file(static_source: StaticSource) -> None:
+    static_source.write("js/app.js", b'console.log("app v2");\n')
+
+
+FALLBACKS = {
+    "the local storage class": (
+        {"local_storage_class": LOCAL_STORAGES["whitenoise"]},
+        "the local storage class, its options or its hashing settings changed",
+    ),
+    "its options": (
+        {"local_storage_options": {"base_url": "/elsewhere/"}},
+        "the local storage class, its options or its hashing settings changed",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(FALLBACKS))
+def test_a_changed_local_storage_means_a_full_pass(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource, change: str
+) -> None:
+    deploy(incremental_hashing=True)
+    options, reason = FALLBACKS[change]
+
+    report = deploy(incremental_hashing=True, **options).last_publish
+
+    assert not report.hashing.incremental
+    assert "Hashing: full, 8 file(s) hashed (" in report.summary()
+    assert reason in report.hashing.full_reason
+    assert_live_release_equals_a_full_collection(
+        s3, static_source.root, s3.name, incremental_hashing=True, **options
+    )
+
+
+def test_a_changed_static_url_means_a_full_pass(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=True)
+    with override_settings(STATIC_URL="/assets/"):
+        report = deploy(incremental_hashing=True).last_publish
+
+    assert not report.hashing.incremental
+    assert "(STATIC_URL or the WHITENOISE_* settings changed)" in report.summary()
+
+
+def test_another_django_version_means_a_full_pass(
+    s3: S3Bucket,
+    deploy: Any,
+    static_source: StaticSource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deploy(incremental_hashing=True)
+    monkeypatch.setattr(django, "__version__", "9.9")
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    assert not report.hashing.incremental
+    assert "Django " in report.hashing.full_reason
+    assert "-> 9.9" in report.summary()
+
+
+def test_a_release_without_a_record_means_a_full_pass(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=False)
+    _change_a_file(static_source)
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    assert not report.hashing.incremental
+    assert "(the deployed release has no record of its sources)" in report.summary()
+    # ...and the release it publishes has one.
+    _change_a_file_again(static_source)
+    assert deploy(incremental_hashing=True).last_publish.hashing.incremental
+
+
+def _change_a_file_again(static_source: StaticSource) -> None:
+    static_source.write("js/app.js", b'console.log("app v3");\n')
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("delete", "is missing"),
+        ("replace", "belongs to another release"),
+    ],
+)
+def test_a_missing_or_foreign_record_means_a_full_pass(
+    s3: S3Bucket,
+    deploy: Any,
+    static_source: StaticSource,
+    damage: str,
+    reason: str,
+) -> None:
+    deploy(incremental_hashing=True)
+    if damage == "delete":
+        s3.client.delete_object(Bucket=s3.name, Key=RECORD)
+    else:
+        s3.put(RECORD, b'{"version": 1, "sources": {}, "references": {}, "objects": []}')
+    _change_a_file(static_source)
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    assert not report.hashing.incremental
+    assert reason in report.hashing.full_reason
+    assert f"s3://{s3.name}/{RECORD}" in report.summary()
+    assert_live_release_equals_a_full_collection(
+        s3, static_source.root, s3.name, incremental_hashing=True
+    )
+
+
+# A persistent staging directory -------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("local_storage", sorted(LOCAL_STORAGES))
+def test_static_root_holds_what_a_full_pass_leaves(
+    s3: S3Bucket,
+    deploy: Any,
+    static_source: StaticSource,
+    tmp_path: Path,
+    local_storage: str,
+) -> None:
+    options = {
+        "incremental_hashing": True,
+        "local_storage_class": LOCAL_STORAGES[local_storage],
+    }
+    static_root = tmp_path / "static_root"
+    deploy(static_root=static_root, **options)
+    full_root = tmp_path / "full_root"
+    shutil.copytree(static_root, full_root)
+    static_source.write("img/bg.png", b"\x89PNG\r\n\x1a\n background v2")
+    static_source.touch_all()
+
+    report = deploy(static_root=static_root, **options).last_publish
+    # A full pass on the same directory, publishing to an empty bucket.
+    full = collect(
+        s3, static_source.root, new_bucket(s3), static_root=full_root, **options
+    ).last_publish
+
+    assert report.hashing.incremental
+    assert not full.hashing.incremental
+    assert tree(static_root) == tree(full_root)
+
+
+def test_a_static_root_from_another_release_means_a_full_pass(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource, tmp_path: Path
+) -> None:
+    deploy(incremental_hashing=True)
+    _change_a_file(static_source)
+
+    report = deploy(
+        incremental_hashing=True, static_root=tmp_path / "static_root"
+    ).last_publish
+
+    assert not report.hashing.incremental
+    assert "the staging directory does not hold the deployed release" in (
+        report.summary()
+    )
