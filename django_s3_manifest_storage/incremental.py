@@ -72,12 +72,14 @@ class ReleaseRecord:
         references = document.get("references")
         objects = document.get("objects")
         if not (
-            _is_str_mapping(sources)
+            isinstance(sources, dict)
+            and _is_str_mapping(sources)
             and isinstance(references, dict)
             and all(
                 isinstance(name, str) and _is_str_list(targets)
                 for name, targets in references.items()
             )
+            and isinstance(objects, list)
             and _is_str_list(objects)
         ):
             raise UnreadableRecord("unexpected structure")
@@ -106,7 +108,9 @@ def dirty_sources(record: ReleaseRecord, sources: Mapping[str, str]) -> set[str]
     file left in a persistent staging directory, say) is always hashed again:
     nothing recorded says whether that file changed.
     """
-    seeds = {name for name, digest in sources.items() if record.sources.get(name) != digest}
+    seeds = {
+        name for name, digest in sources.items() if record.sources.get(name) != digest
+    }
     seeds.update(name for name in record.sources if name not in sources)
     referrers: dict[str, set[str]] = {}
     for referrer, targets in record.references.items():
@@ -132,9 +136,7 @@ def variant_base(name: str) -> str | None:
     return None
 
 
-def collection_objects(
-    staged: Iterable[str], paths: Mapping[str, str]
-) -> set[str]:
+def collection_objects(staged: Iterable[str], paths: Mapping[str, str]) -> set[str]:
     """The staged names that belong to the collection ``paths`` describes:
     originals, hashed names and their compressed variants."""
     names = {*paths, *paths.values()}
@@ -165,7 +167,9 @@ def objects_of(
 
 
 def references_of(
-    record: ReleaseRecord, kept: Collection[str], recorded: Mapping[str, Collection[str]]
+    record: ReleaseRecord,
+    kept: Collection[str],
+    recorded: Mapping[str, Collection[str]],
 ) -> dict[str, tuple[str, ...]]:
     """The new release's references: the recorded ones of files not hashed
     again, and those this run's hashing resolved."""

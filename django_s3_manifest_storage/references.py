@@ -71,7 +71,9 @@ class ReferenceRecorder:
         url_converter = hasher.url_converter
         hash_key = hasher.hash_key
         hashed_name = hasher.hashed_name
-        shadowed = {name: vars(hasher)[name] for name in WRAPPED_HOOKS if name in vars(hasher)}
+        shadowed = {
+            name: vars(hasher)[name] for name in WRAPPED_HOOKS if name in vars(hasher)
+        }
 
         def recording_url_converter(name: str, *args: Any, **kwargs: Any) -> Any:
             convert = url_converter(name, *args, **kwargs)

@@ -63,8 +63,7 @@ class Hashing:
     def summary(self) -> str:
         if self.incremental:
             return (
-                f"Hashing: incremental, {self.hashed} of {self.sources} file(s) "
-                "hashed."
+                f"Hashing: incremental, {self.hashed} of {self.sources} file(s) hashed."
             )
         why = f" ({self.full_reason})" if self.full_reason else ""
         return f"Hashing: full, {self.sources} file(s) hashed{why}."

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
-from io import BytesIO
 import threading
 import weakref
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,7 @@ from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile
 
 from .command import CommandOptions
-from .deploy import Deployment, DeployPolicy
-from .deploy import staged_names
+from .deploy import Deployment, DeployPolicy, staged_names
 from .fingerprint import content_digest, digest_found_files, sources_fingerprint
 from .hashing import collection_context
 from .incremental import (
@@ -281,7 +280,8 @@ class CollectRun:
         reason = self.deployment.reuse(deployed, context)[1]
         if reason:
             return reason
-        assert deployed.paths is not None and deployed.manifest is not None
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
         if deployed.stamp.record is None:
             return "the deployed release has no record of its sources"
         manifest_name = self.storage.manifest_name

@@ -52,7 +52,11 @@ LOCAL_STORAGES = {
 
 
 def collect(
-    s3: S3Bucket, source: Path, bucket: str, static_root: Path | None = None, **options: Any
+    s3: S3Bucket,
+    source: Path,
+    bucket: str,
+    static_root: Path | None = None,
+    **options: Any,
 ) -> Any:
     """Run collectstatic on ``source`` into ``bucket``; return the storage."""
     storages = {
@@ -85,8 +89,7 @@ def objects(s3: S3Bucket, bucket: str) -> dict[str, bytes]:
         for entry in page.get("Contents", ())
     ]
     return {
-        key: s3.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        for key in keys
+        key: s3.client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys
     }
 
 
@@ -100,7 +103,8 @@ def assert_live_release_equals_a_full_collection(
     assert full.last_publish.hashing.incremental is False
     expected = objects(s3, reference)
     actual = objects(s3, bucket)
-    assert MANIFEST in expected and RECORD in expected
+    assert MANIFEST in expected
+    assert RECORD in expected
     different = sorted(key for key in expected if actual.get(key) != expected[key])
     assert different == []
 
@@ -163,10 +167,15 @@ class Project:
             lines.append(f"/* {name} v{sheet.body} */")
             if sheet.source_map:
                 lines.append(f"/*# sourceMappingURL={name}.map */")
-                files[f"css/{name}.map"] = f'{{"version": 3, "file": "{name}"}}'.encode()
+                files[f"css/{name}.map"] = (
+                    f'{{"version": 3, "file": "{name}"}}'.encode()
+                )
             files[f"css/{name}"] = ("\n".join(lines) + "\n").encode()
         for name, script in self.scripts.items():
-            lines = [f'import {{ x{i} }} from "./{target}";' for i, target in enumerate(script.imports)]
+            lines = [
+                f'import {{ x{i} }} from "./{target}";'
+                for i, target in enumerate(script.imports)
+            ]
             lines.append(f'console.log("{name} v{script.body}");')
             if script.source_map:
                 lines.append(f"//# sourceMappingURL={name}.map")
@@ -192,7 +201,9 @@ class Project:
 
     def rename(self, old: str, new: str) -> None:
         for sheet in self.stylesheets.values():
-            sheet.references = [new if name == old else name for name in sheet.references]
+            sheet.references = [
+                new if name == old else name for name in sheet.references
+            ]
         for script in self.scripts.values():
             script.imports = [new if name == old else name for name in script.imports]
 
@@ -261,12 +272,17 @@ def apply_edit(project: Project, edit: str, data: st.DataObject) -> None:
         if referrer is None:
             return
         sheet = project.stylesheets[referrer]
-        targets = [*project.images, *(name for name in project.stylesheets if name < referrer)]
+        targets = [
+            *project.images,
+            *(name for name in project.stylesheets if name < referrer),
+        ]
         target = pick(name for name in targets if name not in sheet.references)
         if target is not None:
             sheet.references.append(target)
     elif edit == "remove url":
-        referrer = pick(name for name, sheet in project.stylesheets.items() if sheet.references)
+        referrer = pick(
+            name for name, sheet in project.stylesheets.items() if sheet.references
+        )
         if referrer is not None:
             sheet = project.stylesheets[referrer]
             sheet.references.remove(data.draw(st.sampled_from(sheet.references)))
@@ -276,12 +292,16 @@ def apply_edit(project: Project, edit: str, data: st.DataObject) -> None:
             return
         script = project.scripts[referrer]
         target = pick(
-            name for name in project.scripts if name < referrer and name not in script.imports
+            name
+            for name in project.scripts
+            if name < referrer and name not in script.imports
         )
         if target is not None:
             script.imports.append(target)
     elif edit == "remove import":
-        referrer = pick(name for name, script in project.scripts.items() if script.imports)
+        referrer = pick(
+            name for name, script in project.scripts.items() if script.imports
+        )
         if referrer is not None:
             script = project.scripts[referrer]
             script.imports.remove(data.draw(st.sampled_from(script.imports)))
@@ -311,7 +331,10 @@ def scratch() -> Iterator[Path]:
 def test_random_edits_publish_what_a_full_collection_would(
     s3: S3Bucket, scratch: Path, local_storage: str, data: st.DataObject
 ) -> None:
-    options = {"local_storage_class": LOCAL_STORAGES[local_storage], "incremental_hashing": True}
+    options = {
+        "local_storage_class": LOCAL_STORAGES[local_storage],
+        "incremental_hashing": True,
+    }
     source = scratch / uuid.uuid4().hex
     bucket = new_bucket(s3)
     project = Project.initial()
@@ -383,10 +406,7 @@ def test_a_file_nothing_references_is_hashed_alone(
 
     # Its new hashed name, its original, the record and the manifest.
     assert sorted(s3.put_keys()) == sorted(
-        [
-            f"{LOCATION}/{report_name}"
-            for report_name in report.uploaded
-        ]
+        [f"{LOCATION}/{report_name}" for report_name in report.uploaded]
     )
     assert len(s3.put_keys()) == 4
     assert report.hashing.hashed_names == ("js/app.js",)
@@ -508,7 +528,9 @@ def test_a_missing_or_foreign_record_means_a_full_pass(
     if damage == "delete":
         s3.client.delete_object(Bucket=s3.name, Key=RECORD)
     else:
-        s3.put(RECORD, b'{"version": 1, "sources": {}, "references": {}, "objects": []}')
+        s3.put(
+            RECORD, b'{"version": 1, "sources": {}, "references": {}, "objects": []}'
+        )
     _change_a_file(static_source)
 
     report = deploy(incremental_hashing=True).last_publish
