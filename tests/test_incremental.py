@@ -598,3 +598,19 @@ def test_a_static_root_from_another_release_means_a_full_pass(
     assert "the staging directory does not hold the deployed release" in (
         report.summary()
     )
+
+
+def test_a_dry_run_lists_what_the_incremental_deploy_uploads(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=True)
+    static_source.write("img/bg.png", b"\x89PNG\r\n\x1a\n background v2")
+
+    planned = deploy(incremental_hashing=True, dry_run=True).last_dry_run
+    report = deploy(incremental_hashing=True).last_publish
+
+    assert report.hashing.incremental
+    # The dry run does not list the record.
+    assert sorted(planned.uploads) == sorted(
+        name for name in report.uploaded if name != "staticfiles.json.sources"
+    )
