@@ -614,3 +614,18 @@ def test_a_dry_run_lists_what_the_incremental_deploy_uploads(
     assert sorted(planned.uploads) == sorted(
         name for name in report.uploaded if name != "staticfiles.json.sources"
     )
+
+
+def test_a_query_reference_to_a_kept_rewritten_file_means_a_full_pass(
+    s3: S3Bucket, deploy: Any, static_source: StaticSource
+) -> None:
+    deploy(incremental_hashing=True)
+    static_source.write("css/extra.css", b'@import url("site.css?v=2");\n')
+
+    report = deploy(incremental_hashing=True).last_publish
+
+    assert not report.hashing.incremental
+    assert "references 'css/site.css?v=2'" in report.hashing.full_reason
+    assert_live_release_equals_a_full_collection(
+        s3, static_source.root, s3.name, incremental_hashing=True
+    )
