@@ -40,7 +40,13 @@ MATRIX = [
 ]
 # Every extra, so that what each one brings is tested too.
 EXTRAS = "testing,whitenoise,progress"
-TEST_REQUIREMENTS = ("pytest>=8", "pytest-django>=4.9", "pytest-xdist>=3.5", "brotli")
+TEST_REQUIREMENTS = (
+    "pytest>=8",
+    "pytest-django>=4.9",
+    "pytest-xdist>=3.5",
+    "brotli",
+    "hypothesis>=6",
+)
 # One worker per core, each with its own S3 server; ``-- -n 0`` runs serially.
 PARALLEL = ("-n", "auto")
 

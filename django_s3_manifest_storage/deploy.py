@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .command import CommandOptions
 from .errors import PublishError
-from .fingerprint import parameters_digests
+from .fingerprint import content_digest, parameters_digests
+from .incremental import record_name
 from .manifest import InvalidManifest, parse_manifest_paths
 from .plan import (
     PublishPlan,
@@ -92,6 +93,9 @@ class DeployPlan:
     stamp: CollectionStamp
     sizes: dict[str, int] = field(default_factory=dict)
     full_upload_reason: str | None = None
+    sidecar: str | None = None
+    """A staged file that travels with the manifest, uploaded just before it
+    (the release's record, for incremental hashing)."""
 
     @property
     def upload_names(self) -> list[str]:
@@ -158,7 +162,7 @@ class Deployment:
             bucket=self.bucket,
             prefix=self.prefix,
             manifest_name=manifest_name,
-            protected={manifest_name, self.pending_name},
+            protected={manifest_name, self.pending_name, record_name(manifest_name)},
             policy=policy,
             remote_names=self.remote_names,
             command=command,
@@ -248,7 +252,12 @@ class Deployment:
         deployed: DeployedState,
         sources: str | None,
         context: Mapping[str, str],
+        *,
+        also_staged: Collection[str] = (),
+        sidecar: str | None = None,
     ) -> DeployPlan:
+        """``also_staged``: names of the collection a full pass would have
+        staged and S3 holds already (files incremental hashing kept)."""
         local_manifest = (staging / self.manifest_name).read_bytes()
         try:
             local_paths = parse_manifest_paths(local_manifest)
@@ -258,15 +267,20 @@ class Deployment:
                 f"unusable ({problem}); nothing was uploaded."
             ) from problem
         hashed_names = set(local_paths.values())
+        record = None
+        if sidecar is not None:
+            with (staging / sidecar).open("rb") as stream:
+                record = content_digest(stream)
         stamp = CollectionStamp(
             sources,
             dict(context),
             self.parameters_digests({*local_paths, *hashed_names}, hashed_names),
+            record,
         )
         reusable, reason = self.reuse(deployed, context)
         try:
             publish = plan_publish(
-                staged=staged_names(staging),
+                staged=staged_names(staging).union(also_staged),
                 local_paths=local_paths,
                 remote_paths=reusable,
                 manifest_name=self.manifest_name,
@@ -277,12 +291,19 @@ class Deployment:
             )
         except StagedFileMissing as missing:
             raise PublishError(f"{missing} (staging directory: {staging})") from missing
-        sizes = {
-            name: (staging / name).stat().st_size
-            for wave in publish.waves
-            for name in wave
-        }
-        return DeployPlan(publish, local_manifest, local_paths, stamp, sizes, reason)
+        uploads = [name for wave in publish.waves for name in wave]
+        if sidecar is not None and publish.manifest:
+            uploads.append(sidecar)
+        sizes = {name: (staging / name).stat().st_size for name in uploads}
+        return DeployPlan(
+            publish,
+            local_manifest,
+            local_paths,
+            stamp,
+            sizes,
+            reason,
+            sidecar if publish.manifest else None,
+        )
 
     def on_s3_already(
         self, deployed: DeployedState, context: Mapping[str, str]
@@ -353,15 +374,21 @@ class Deployment:
             history = self._history_name(plan.local_manifest)
         uploaded = dict(sent_early)
         # The progress counts every object this run sends: those sent while
-        # hashing went on are done already, a history copy is one more.
+        # hashing went on are done already; a history copy and the record of
+        # sources (incremental hashing) are one more each.
         manifest = plan.publish.manifest
         history_size = plan.sizes[manifest] if history and manifest else 0
+        sidecar_size = plan.sizes[plan.sidecar] if plan.sidecar else 0
         progress = upload_progress(
             self.command,
-            len(sent_early) + sum(len(wave) for wave in waves) + bool(history),
+            len(sent_early)
+            + sum(len(wave) for wave in waves)
+            + bool(history)
+            + bool(plan.sidecar),
             sum(sent_early.values())
             + sum(plan.sizes[name] for wave in waves for name in wave)
-            + history_size,
+            + history_size
+            + sidecar_size,
         )
         for size in sent_early.values():
             progress.advance(size)
@@ -390,6 +417,11 @@ class Deployment:
                         # An object S3 received: the summary counts it too.
                         uploaded[history] = history_size
                         progress.advance(history_size)
+                    if plan.sidecar is not None:
+                        sidecar = self.upload_for(staging, plan.sidecar, hashed=False)
+                        self._upload([sidecar])
+                        uploaded[plan.sidecar] = plan.sizes[plan.sidecar]
+                        progress.advance(plan.sizes[plan.sidecar])
                 self._upload(uploads, count)
         finally:
             progress.close()

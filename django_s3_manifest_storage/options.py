@@ -32,6 +32,7 @@ OWN_OPTIONS = (
     "local_storage_options",
     "staging_dir",
     "skip_unchanged",
+    "incremental_hashing",
     "keep_releases",
     "verify_remote",
     "hashed_cache_control",
@@ -47,6 +48,7 @@ class SyncOptions:
     local_storage_options: dict[str, Any] = field(default_factory=dict)
     staging_dir: Path | None = None
     skip_unchanged: bool = True
+    incremental_hashing: bool = True
     keep_releases: int | None = None
     verify_remote: bool = False
     hashed_cache_control: str | None = DEFAULT_HASHED_CACHE_CONTROL
@@ -79,6 +81,7 @@ class SyncOptions:
             )
         staging_dir = options.pop("staging_dir", None)
         skip_unchanged = _pop_bool(options, "skip_unchanged", default=True)
+        incremental_hashing = _pop_bool(options, "incremental_hashing", default=True)
         verify_remote = _pop_bool(options, "verify_remote", default=False)
         keep_releases = options.pop("keep_releases", None)
         if keep_releases is not None and (
@@ -122,6 +125,7 @@ class SyncOptions:
             local_storage_options=local_options,
             staging_dir=Path(staging_dir) if staging_dir else None,
             skip_unchanged=skip_unchanged,
+            incremental_hashing=incremental_hashing,
             keep_releases=keep_releases,
             verify_remote=verify_remote,
             local_storage_class_set=local_class_set,

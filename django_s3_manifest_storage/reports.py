@@ -3,7 +3,7 @@ deploy, or the plan of a dry run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .command import CommandOptions
 
@@ -23,6 +23,8 @@ class PublishReport:
     """Objects a failed run had stored, not sent again (among ``unchanged``)."""
     full_upload_reason: str | None = None
     """Why every file was uploaded, when the deployed ones could not be reused."""
+    hashing: Hashing | None = None
+    """Which hashing pass ran (None: hashing was skipped)."""
 
     def summary(self) -> str:
         how = " (no source changed: hashing skipped)" if self.reused_deployed else ""
@@ -37,11 +39,34 @@ class PublishReport:
             if self.full_upload_reason
             else ""
         )
+        hashing = f" {self.hashing.summary()}" if self.hashing else ""
         return (
             f"Published to {self.destination}: {len(self.uploaded)} file(s) "
             f"uploaded ({self.uploaded_bytes:,} bytes), {self.unchanged} "
             f"unchanged{resumed}{deleted}, in {self.seconds:.1f}s{how}.{why}"
+            f"{hashing}"
         )
+
+
+@dataclass(frozen=True)
+class Hashing:
+    """Which hashing pass a run made, and on how many of its sources."""
+
+    hashed: int
+    sources: int
+    incremental: bool
+    full_reason: str | None = None
+    """Why a full pass ran when incremental hashing is on."""
+    hashed_names: tuple[str, ...] = field(default=(), repr=False)
+    """The sources hashed."""
+
+    def summary(self) -> str:
+        if self.incremental:
+            return (
+                f"Hashing: incremental, {self.hashed} of {self.sources} file(s) hashed."
+            )
+        why = f" ({self.full_reason})" if self.full_reason else ""
+        return f"Hashing: full, {self.sources} file(s) hashed{why}."
 
 
 @dataclass(frozen=True)

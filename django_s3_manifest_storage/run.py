@@ -13,7 +13,9 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +24,25 @@ from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile
 
 from .command import CommandOptions
-from .deploy import Deployment, DeployPolicy
+from .deploy import Deployment, DeployPolicy, staged_names
 from .early import EarlyUploads
 from .engines import make_uploader
-from .fingerprint import digest_found_files, sources_fingerprint
+from .fingerprint import content_digest, digest_found_files, sources_fingerprint
 from .hashing import collection_context
-from .reports import DryRunReport, PublishReport
+from .incremental import (
+    ReleaseRecord,
+    Reuse,
+    UnreadableRecord,
+    collection_objects,
+    first_pass_order,
+    plan_reuse,
+    record_name,
+    references_of,
+)
+from .manifest import InvalidManifest, parse_manifest_paths
+from .references import NeedsFullPass, ReferenceRecorder
+from .remote import fetch_object
+from .reports import DryRunReport, Hashing, PublishReport
 from .staging import Staging
 from .stamp import DeployedState
 
@@ -117,7 +132,8 @@ class CollectRun:
         hashing_class = storage.local_storage_class
         local_options = storage.sync_options.local_storage_options
         context = collection_context(hashing_class, local_options)
-        sources = sources_fingerprint(digest_found_files(paths), context)
+        digests = dict(digest_found_files(paths))
+        sources = sources_fingerprint(digests.items(), context)
         deployment = self.deployment
         deployed = deployment.deployed()
         if storage.sync_options.skip_unchanged and deployment.serves(
@@ -142,18 +158,51 @@ class CollectRun:
                 self._summarise(self.report)
             self.succeeded = True
             return
-        self._stage(paths)
-        hasher = self._hasher()
-        results = (
-            storage.hash_in_staging(paths, **options)
-            if hasher is storage
-            else hasher.post_process(paths, dry_run=False, **options)
-        )
+        recording = storage.sync_options.incremental_hashing
+        reuse = self._reuse(paths, digests, deployed, context)
+        hashing: Hashing
+        results: Iterator[PostProcessResult]
+        early = not dry_run
+        if isinstance(reuse, Reuse):
+            try:
+                results, recorder, hasher = self._hash_incrementally(
+                    paths, reuse, options
+                )
+            except NeedsFullPass as problem:
+                reuse = str(problem)
+            else:
+                hashing = Hashing(
+                    len(reuse.dirty), len(paths), True, None, tuple(sorted(reuse.dirty))
+                )
+                early = False
+        if not isinstance(reuse, Reuse):
+            self._stage(paths)
+            hasher = self._hasher()
+            recorder = ReferenceRecorder()
+            results = self._recorded(
+                recorder,
+                hasher,
+                storage.hash_in_staging(paths, **options)
+                if hasher is storage
+                else hasher.post_process(paths, dry_run=False, **options),
+                recording,
+            )
+            hashing = Hashing(
+                len(paths),
+                len(paths),
+                False,
+                reuse or None,
+                tuple(sorted(paths)),
+            )
+        kept = reuse if isinstance(reuse, Reuse) else None
+        also_staged = kept.kept_objects if kept else frozenset()
         if dry_run:
             for _name, _processed, result in results:
                 if isinstance(result, Exception):
                     raise result
-            plan = deployment.plan(self.staging.root, deployed, sources, context)
+            plan = deployment.plan(
+                self.staging.root, deployed, sources, context, also_staged=also_staged
+            )
             self.dry_run_report = DryRunReport(
                 destination=deployment.url,
                 uploads=tuple(plan.upload_names),
@@ -165,26 +214,177 @@ class CollectRun:
             self.dry_run_report.write_to(self.options)
             self.succeeded = True
             return
-        self.early = EarlyUploads(
-            deployment,
-            self.staging.root,
-            deployment.on_s3_already(deployed, context),
-            deployment.start_resume(),
-            _rewritable(hasher),
-        )
+        sent: dict[str, int] = {}
+        if early:
+            self.early = EarlyUploads(
+                deployment,
+                self.staging.root,
+                deployment.on_s3_already(deployed, context),
+                deployment.start_resume(),
+                _rewritable(hasher),
+            )
         for original_name, processed_name, result in results:
             yield original_name, processed_name, result
             if isinstance(result, Exception):
                 return
-            self.early.offer(original_name, processed_name)
-        sent = self.early.finish()
-        plan = deployment.plan(self.staging.root, deployed, sources, context)
-        self.report = deployment.publish(self.staging.root, plan, sent)
+            if self.early is not None:
+                self.early.offer(original_name, processed_name)
+        if self.early is not None:
+            sent = self.early.finish()
+        sidecar = None
+        if recording:
+            sidecar = self._write_record(digests, recorder, kept, also_staged)
+        plan = deployment.plan(
+            self.staging.root,
+            deployed,
+            sources,
+            context,
+            also_staged=also_staged,
+            sidecar=sidecar,
+        )
+        self.report = replace(
+            deployment.publish(self.staging.root, plan, sent), hashing=hashing
+        )
         self.succeeded = True
         storage.hashed_files = dict(plan.local_paths)
         storage.manifest_hash = _manifest_hash(plan.local_manifest)
         self._keep_manifest(plan.local_manifest)
         self._summarise(self.report)
+
+    # Incremental hashing -------------------------------------------------
+
+    def _reuse(
+        self,
+        paths: Mapping[str, Any],
+        digests: Mapping[str, str],
+        deployed: DeployedState,
+        context: Mapping[str, str],
+    ) -> Reuse | str:
+        """What of the deployed release an incremental pass keeps, or why
+        every file is hashed."""
+        if not self.storage.sync_options.incremental_hashing:
+            return ""
+        reason = self.deployment.reuse(deployed, context)[1]
+        if reason:
+            return reason
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
+        if deployed.stamp.record is None:
+            return "the deployed release has no record of its sources"
+        manifest_name = self.storage.manifest_name
+        if not self.staging.temporary:
+            staged = self.staging.root / manifest_name
+            if not staged.is_file() or staged.read_bytes() != deployed.manifest:
+                return "the staging directory does not hold the deployed release"
+        record = self._deployed_record(deployed.stamp.record)
+        if isinstance(record, str):
+            return record
+        hasher = self._hasher()
+        hash_keys = {name: hasher.hash_key(hasher.clean_name(name)) for name in paths}
+        return plan_reuse(
+            record, deployed.paths, digests, hash_keys, self.deployment.remote_names()
+        )
+
+    def _deployed_record(self, digest: str) -> ReleaseRecord | str:
+        deployment = self.deployment
+        name = record_name(self.storage.manifest_name)
+        stored = fetch_object(
+            deployment.client, deployment.bucket, deployment.prefix + name
+        )
+        if stored is None:
+            return f"{deployment.url}/{name} is missing"
+        if content_digest(BytesIO(stored.body)) != digest:
+            return f"{deployment.url}/{name} belongs to another release"
+        try:
+            return ReleaseRecord.decode(stored.body)
+        except UnreadableRecord as problem:
+            return f"{deployment.url}/{name} is unreadable ({problem})"
+
+    def _hash_incrementally(
+        self, paths: Mapping[str, Any], reuse: Reuse, options: Mapping[str, Any]
+    ) -> tuple[Iterator[PostProcessResult], ReferenceRecorder, Any]:
+        """Hash only the dirty sources, then write the whole manifest as a
+        full pass would. Raises NeedsFullPass before yielding anything."""
+        storage = self.storage
+        staging = self.staging
+        dirty = reuse.dirty
+        # A persistent directory ends as a full pass leaves it: the kept
+        # files' originals too (the other files are there already).
+        needed = set(dirty)
+        if not staging.temporary:
+            needed.update(name for name in reuse.kept if name in reuse.record.objects)
+        self._stage(paths, needed)
+        hasher = self._hasher()
+        rewritable = _rewritable(hasher)
+        recorder = ReferenceRecorder(
+            kept=reuse.kept,
+            adjustable=lambda name: matches_patterns(name, rewritable),
+            materialize=lambda name: staging.deferred.materialize(staging.root, name),
+        )
+        subset = {name: source for name, source in paths.items() if name in dirty}
+        results: list[PostProcessResult] = []
+        with recorder.installed(hasher):
+            hashing = (
+                storage.hash_in_staging(subset, **options)
+                if hasher is storage
+                else hasher.post_process(subset, dry_run=False, **options)
+            )
+            for result in hashing:
+                results.append(result)
+                if isinstance(result[2], Exception):
+                    return iter(results), recorder, hasher
+        hashed = dict(hasher.hashed_files)
+        merged: dict[str, str] = {}
+        for name in first_pass_order(paths):
+            key = hasher.hash_key(hasher.clean_name(name))
+            merged[key] = hashed[key] if name in dirty else reuse.kept[name]
+        hasher.hashed_files = merged
+        hasher.save_manifest()
+        kept_paths = {name: paths[name] for name in paths if name not in dirty}
+        results.extend(
+            _results_as_django_yields_them(kept_paths, reuse.kept, rewritable)
+        )
+        return iter(results), recorder, hasher
+
+    @staticmethod
+    def _recorded(
+        recorder: ReferenceRecorder,
+        hasher: Any,
+        results: Iterator[PostProcessResult],
+        recording: bool,
+    ) -> Iterator[PostProcessResult]:
+        if not recording:
+            yield from results
+            return
+        with recorder.installed(hasher):
+            yield from results
+
+    def _write_record(
+        self,
+        digests: Mapping[str, str],
+        recorder: ReferenceRecorder,
+        reuse: Reuse | None,
+        also_staged: Collection[str],
+    ) -> str:
+        """Write this release's record in the staging directory: its name."""
+        root = self.staging.root
+        manifest_name = self.storage.manifest_name
+        try:
+            local_paths = parse_manifest_paths((root / manifest_name).read_bytes())
+        except (OSError, InvalidManifest):
+            local_paths = {}  # the plan names the problem
+        previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
+        kept = reuse.kept if reuse else {}
+        record = ReleaseRecord(
+            dict(digests),
+            references_of(previous, kept, recorder.references),
+            tuple(
+                collection_objects(staged_names(root).union(also_staged), local_paths)
+            ),
+        )
+        name = record_name(manifest_name)
+        (root / name).write_bytes(record.encode())
+        return name
 
     def _hasher(self) -> Any:
         """The storage that hashes: the storage class itself, or an instance
@@ -200,9 +400,14 @@ class CollectRun:
             options.setdefault("base_url", UNSERVED_BASE_URL)
         return storage.local_storage_class(location=str(self.staging.root), **options)
 
-    def _stage(self, paths: Mapping[str, tuple[Any, str]]) -> None:
+    def _stage(
+        self,
+        paths: Mapping[str, tuple[Any, str]],
+        needed: Collection[str] | None = None,
+    ) -> None:
         """Every found file in the staging directory (collectstatic saved
-        them, unless this is a dry run or post_process was called directly)."""
+        them, unless this is a dry run or post_process was called directly);
+        only the ``needed`` ones are copied, when given."""
         for name, (source_storage, path) in paths.items():
             if self.staging.exists(name):
                 continue
@@ -211,7 +416,11 @@ class CollectRun:
             except NotImplementedError:
                 with source_storage.open(path) as source:
                     self.staging.files.save(name, source)
-        self.staging.materialize_all()
+        if needed is None:
+            self.staging.materialize_all()
+            return
+        for name in needed:
+            self.staging.deferred.materialize(self.staging.root, name)
 
     def _adopt(self, deployed: DeployedState) -> None:
         """Take the deployed manifest as this run's result."""

@@ -6,7 +6,10 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
 * ``collection-context``: the context, one entry per part (``django=5.2.8;
   hashing=…``), so a change can be named;
 * ``collection-parameters``: one digest per upload parameter (``CacheControl=…``)
-  over every name, so a change of parameters can be named too.
+  over every name, so a change of parameters can be named too;
+* ``collection-record``: the content digest of the release's record
+  (incremental hashing, ``incremental.py``), so a record another deploy wrote
+  meanwhile is never taken for this manifest's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .manifest import InvalidManifest, parse_manifest_paths
 SOURCES_METADATA_KEY = "collection-sources"
 CONTEXT_METADATA_KEY = "collection-context"
 PARAMETERS_METADATA_KEY = "collection-parameters"
+RECORD_METADATA_KEY = "collection-record"
 
 # How each context part is named when it changed; versions are shown as values.
 CONTEXT_PART_NAMES = {
@@ -57,6 +61,7 @@ class CollectionStamp:
     sources: str | None
     context: dict[str, str] | None = None
     parameters: dict[str, str] | None = None
+    record: str | None = None
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
@@ -64,6 +69,7 @@ class CollectionStamp:
             metadata.get(SOURCES_METADATA_KEY),
             decode_parts(metadata.get(CONTEXT_METADATA_KEY)),
             decode_parts(metadata.get(PARAMETERS_METADATA_KEY)),
+            metadata.get(RECORD_METADATA_KEY),
         )
 
     def metadata(self) -> dict[str, str]:
@@ -71,6 +77,7 @@ class CollectionStamp:
             SOURCES_METADATA_KEY: self.sources,
             CONTEXT_METADATA_KEY: encode_parts(self.context or {}),
             PARAMETERS_METADATA_KEY: encode_parts(self.parameters or {}),
+            RECORD_METADATA_KEY: self.record,
         }
         return {key: value for key, value in values.items() if value}
 
