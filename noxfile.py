@@ -18,8 +18,6 @@ nox.options.sessions = [
     "typecheck",
     "tests",
     "tests_s3_compatible",
-    "tests_minimum",
-    "tests_wheel",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -51,19 +49,32 @@ TEST_REQUIREMENTS = (
 PARALLEL = ("-n", "auto")
 
 
-# One combination also measures branch coverage of the package and fails
-# under 95% (what is measured: ``[tool.coverage]`` in pyproject.toml).
+# Three combinations of the matrix also check what a user installs, instead
+# of running the suite three more times: one measures branch coverage of the
+# package and fails under 95% (what is measured: ``[tool.coverage]`` in
+# pyproject.toml), with obstore installed so both upload engines are
+# measured; one has the lowest version of every dependency; one runs against
+# the built wheel.
 COVERAGE_COMBINATION = ("3.12", "5.2")
+MINIMUM_COMBINATION = ("3.10", "5.2")
+WHEEL_COMBINATION = ("3.13", "6.1")
 COVERAGE = ("--cov", "--cov-report=term-missing:skip-covered", "--cov-fail-under=95")
 
 
 @nox.session
 @nox.parametrize(("python", "django"), MATRIX)
 def tests(session: nox.Session, django: str) -> None:
-    measured = (session.python, django) == COVERAGE_COMBINATION
+    combination = (session.python, django)
+    if combination == MINIMUM_COMBINATION:
+        install_lowest_versions(session)
+        session.run("python", "-m", "pytest", *PARALLEL, *session.posargs)
+        return
+    if combination == WHEEL_COMBINATION:
+        run_against_the_wheel(session, f"django~={django}.0")
+        return
+    measured = combination == COVERAGE_COMBINATION
     # The measured combination runs with obstore installed, so the default
-    # engine ("auto") is obstore there and both engines' code is measured;
-    # the others run on boto3 alone.
+    # engine ("auto") is obstore there; the others run on boto3 alone.
     session.install(
         f"django~={django}.0",
         "-e",
@@ -90,10 +101,16 @@ def lowest_versions(requirements: list[str]) -> list[str]:
     return pins
 
 
-@nox.session(python="3.10")
+@nox.session(python=MINIMUM_COMBINATION[0])
 def tests_minimum(session: nox.Session) -> None:
     """The suite with the lowest version pyproject.toml allows of each
-    dependency and of the extras it tests with, on the lowest Python."""
+    dependency and of the extras it tests with, on the lowest Python (also
+    what ``tests(3.10-django5.2)`` runs)."""
+    install_lowest_versions(session)
+    session.run("python", "-m", "pytest", *PARALLEL, *session.posargs)
+
+
+def install_lowest_versions(session: nox.Session) -> None:
     project = nox.project.load_toml("pyproject.toml")["project"]
     extras = project["optional-dependencies"]
     declared = [
@@ -103,14 +120,18 @@ def tests_minimum(session: nox.Session) -> None:
     session.install(
         "-e", f".[{EXTRAS}]", *lowest_versions(declared), *TEST_REQUIREMENTS
     )
-    session.run("python", "-m", "pytest", *PARALLEL, *session.posargs)
 
 
-@nox.session(python="3.12")
+@nox.session(python=WHEEL_COMBINATION[0])
 def tests_wheel(session: nox.Session) -> None:
     """The suite against the built wheel, not the source tree, run from the
-    unpacked sdist: the sdist must build the wheel and hold what the tests
-    read. (``uv`` comes with nox's uv backend and with ``dev.py``.)"""
+    unpacked sdist (also what ``tests(3.13-django6.1)`` runs)."""
+    run_against_the_wheel(session, f"django~={WHEEL_COMBINATION[1]}.0")
+
+
+def run_against_the_wheel(session: nox.Session, *requirements: str) -> None:
+    """The sdist must build the wheel and hold what the tests read. (``uv``
+    comes with nox's uv backend and with ``dev.py``.)"""
     build = Path(session.create_tmp()).resolve()
     dist, unpacked = build / "dist", build / "sdist"
     for directory in (dist, unpacked):
@@ -119,7 +140,7 @@ def tests_wheel(session: nox.Session) -> None:
     session.run("uv", "build", "--out-dir", str(dist), external=True)
     (sdist,) = dist.glob("*.tar.gz")
     (wheel,) = dist.glob("*.whl")
-    session.install(f"{wheel}[{EXTRAS}]", *TEST_REQUIREMENTS)
+    session.install(f"{wheel}[{EXTRAS}]", *requirements, *TEST_REQUIREMENTS)
     session.run(
         "python",
         "-c",

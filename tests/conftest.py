@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.config import Config
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -72,6 +73,24 @@ def client_config_settings() -> dict[str, Any]:
         settings["request_checksum_calculation"] = CHECKSUM_CALCULATION
         settings["response_checksum_validation"] = CHECKSUM_CALCULATION
     return settings
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_service_models() -> Iterator[None]:
+    """Every storage builds its own boto3 session, as django-storages does.
+    Here they share botocore's loader of service models, so each of the
+    suite's hundreds of storages does not parse the same JSON again (about
+    80 ms each); clients, credentials and connections stay their own."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    original = boto3.session.Session.__init__
+
+    def init(self: boto3.session.Session, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._session.register_component("data_loader", loader)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(boto3.session.Session, "__init__", init)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -323,7 +323,7 @@ def scratch() -> Iterator[Path]:
 
 @pytest.mark.parametrize("local_storage", sorted(LOCAL_STORAGES))
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
