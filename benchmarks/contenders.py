@@ -182,6 +182,38 @@ def ours_commands(target: DeployTarget) -> list[DeployCommand]:
     ]
 
 
+def ours_temporary_staging_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours without STATIC_ROOT: the staging directory is temporary, so only
+    what is uploaded must be staged (incremental hashing hashes the changed
+    files and what references them)."""
+    options = {**_s3_options(target), "upload_concurrency": target.upload_concurrency}
+    return [
+        _collectstatic(
+            target,
+            "django_s3_manifest_storage.ManifestSyncS3Storage",
+            options,
+            extra_settings={"STATIC_ROOT": None},
+        )
+    ]
+
+
+def ours_whitenoise_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours with whitenoise's compressing storage hashing, without STATIC_ROOT."""
+    options = {
+        **_s3_options(target),
+        "upload_concurrency": target.upload_concurrency,
+        "local_storage_class": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    }
+    return [
+        _collectstatic(
+            target,
+            "django_s3_manifest_storage.ManifestSyncS3Storage",
+            options,
+            extra_settings={"STATIC_ROOT": None},
+        )
+    ]
+
+
 CONTENDERS: dict[str, Contender] = {
     contender.name: contender
     for contender in (
@@ -190,6 +222,19 @@ CONTENDERS: dict[str, Contender] = {
             "django_s3_manifest_storage.ManifestSyncS3Storage",
             True,
             ours_commands,
+        ),
+        Contender(
+            "ours-tmp",
+            "ours without STATIC_ROOT (temporary staging)",
+            True,
+            ours_temporary_staging_commands,
+        ),
+        Contender(
+            "ours-whitenoise",
+            "ours, whitenoise's CompressedManifestStaticFilesStorage hashing, "
+            "without STATIC_ROOT",
+            True,
+            ours_whitenoise_commands,
         ),
         Contender(
             "stock",
