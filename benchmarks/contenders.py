@@ -173,45 +173,46 @@ def collectfasta_commands(target: DeployTarget) -> list[DeployCommand]:
     ]
 
 
-def ours_commands(target: DeployTarget) -> list[DeployCommand]:
-    options = {**_s3_options(target), "upload_concurrency": target.upload_concurrency}
-    return [
-        _collectstatic(
-            target, "django_s3_manifest_storage.ManifestSyncS3Storage", options
-        )
-    ]
-
-
-def ours_temporary_staging_commands(target: DeployTarget) -> list[DeployCommand]:
-    """Ours without STATIC_ROOT: the staging directory is temporary, so only
-    what is uploaded must be staged (incremental hashing hashes the changed
-    files and what references them)."""
-    options = {**_s3_options(target), "upload_concurrency": target.upload_concurrency}
-    return [
-        _collectstatic(
-            target,
-            "django_s3_manifest_storage.ManifestSyncS3Storage",
-            options,
-            extra_settings={"STATIC_ROOT": None},
-        )
-    ]
-
-
-def ours_whitenoise_commands(target: DeployTarget) -> list[DeployCommand]:
-    """Ours with whitenoise's compressing storage hashing, without STATIC_ROOT."""
+def _ours(
+    target: DeployTarget,
+    extra_options: dict[str, Any] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+) -> list[DeployCommand]:
     options = {
         **_s3_options(target),
         "upload_concurrency": target.upload_concurrency,
-        "local_storage_class": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        **(extra_options or {}),
     }
     return [
         _collectstatic(
             target,
             "django_s3_manifest_storage.ManifestSyncS3Storage",
             options,
-            extra_settings={"STATIC_ROOT": None},
+            extra_settings=extra_settings,
         )
     ]
+
+
+def ours_commands(target: DeployTarget) -> list[DeployCommand]:
+    return _ours(target)
+
+
+def ours_temporary_staging_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours without STATIC_ROOT: the staging directory is temporary, so only
+    what is uploaded must be staged (incremental hashing hashes the changed
+    files and what references them)."""
+    return _ours(target, extra_settings={"STATIC_ROOT": None})
+
+
+def ours_whitenoise_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours with whitenoise's compressing storage hashing, without STATIC_ROOT."""
+    return _ours(
+        target,
+        {
+            "local_storage_class": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        },
+        {"STATIC_ROOT": None},
+    )
 
 
 CONTENDERS: dict[str, Contender] = {

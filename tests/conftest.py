@@ -392,3 +392,19 @@ def reference_collection(
         }
 
     return collect
+
+
+def saves_failing_at(call: int) -> Callable[..., str]:
+    """A ``save`` for ManifestSyncS3Storage that raises on its ``call``-th
+    use: collectstatic stops in its copy loop, before post-processing."""
+    original = ManifestSyncS3Storage.save
+    calls = 0
+
+    def save(self: Any, name: Any, content: Any, max_length: Any = None) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise ValueError("interrupted")
+        return original(self, name, content, max_length)
+
+    return save

@@ -25,7 +25,7 @@ from django_s3_manifest_storage.staging import TEMPORARY_PREFIX
 from django_s3_manifest_storage.stamp import context_changes
 from django_s3_manifest_storage.testing.s3_server import Fault
 
-from .conftest import BACKEND, Deploy, S3Bucket, StaticSource
+from .conftest import BACKEND, Deploy, S3Bucket, StaticSource, saves_failing_at
 
 WHITENOISE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -136,16 +136,7 @@ def test_collectstatic_failing_before_post_process_leaves_nothing(
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": BACKEND, "OPTIONS": s3.options()},
     }
-    original = ManifestSyncS3Storage.save
-    calls = 0
-
-    def failing_save(self, name, content, max_length=None):  # type: ignore[no-untyped-def]
-        # A copy that fails part-way: collectstatic never post-processes.
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise ValueError("interrupted")
-        return original(self, name, content, max_length)
+    failing_save = saves_failing_at(3)
 
     with (
         override_settings(

@@ -24,7 +24,7 @@ from django_s3_manifest_storage.remote import ListedObject
 from django_s3_manifest_storage.resume import already_stored, parse_record
 from django_s3_manifest_storage.staging import Staging
 
-from .conftest import BACKEND, S3Bucket, StaticSource
+from .conftest import BACKEND, S3Bucket, StaticSource, saves_failing_at
 
 NOW = datetime.datetime(2026, 11, 29, tzinfo=datetime.timezone.utc)
 
@@ -122,15 +122,7 @@ def test_a_run_abandoned_by_a_failed_collectstatic_does_not_leak_into_the_next(
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": BACKEND, "OPTIONS": s3.options()},
     }
-    original = ManifestSyncS3Storage.save
-    calls = 0
-
-    def failing_save(self, name, content, max_length=None):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise ValueError("interrupted")
-        return original(self, name, content, max_length)
+    failing_save = saves_failing_at(2)
 
     with override_settings(
         STATICFILES_DIRS=[str(static_source.root)], STATIC_ROOT=None, STORAGES=storages
