@@ -219,24 +219,3 @@ def kept_release_names(
         return []
     kept = newest_history(present, manifest_name, keep_releases)
     return kept if len(kept) >= keep_releases else None
-
-
-def resumable_names(
-    planned: Mapping[str, str],
-    *,
-    attempted: Mapping[str, str],
-    stored_since_attempt: Collection[str],
-) -> set[str]:
-    """Names a failed run already stored exactly as this run would.
-
-    ``planned`` maps each name this run would upload to the digest of its
-    upload (parameters, and for unhashed names the bytes); ``attempted`` is
-    the same mapping recorded by the failed run before it uploaded anything;
-    ``stored_since_attempt`` the names S3 holds that were written after that
-    record (and, for unhashed names, with the expected bytes).
-    """
-    return {
-        name
-        for name, digest in planned.items()
-        if attempted.get(name) == digest and name in stored_since_attempt
-    }

@@ -85,11 +85,6 @@ def list_objects(client: S3Client, bucket: str, prefix: str) -> dict[str, Listed
     return objects
 
 
-def list_names(client: S3Client, bucket: str, prefix: str) -> set[str]:
-    """Every name under ``prefix`` (keys without the prefix): 1 LIST per 1,000."""
-    return set(list_objects(client, bucket, prefix))
-
-
 DELETE_BATCH_SIZE = 1000  # the most DeleteObjects accepts
 
 
