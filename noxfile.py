@@ -250,7 +250,7 @@ def bench(session: nox.Session) -> None:
     ``--`` go to ``python -m benchmarks.run``."""
     session.install(
         "-e",
-        ".[testing,whitenoise]",
+        ".[testing,whitenoise,fast]",
         "collectfasta",
         "awscli",
         "djangorestframework",

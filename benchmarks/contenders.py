@@ -194,7 +194,14 @@ def _ours(
 
 
 def ours_commands(target: DeployTarget) -> list[DeployCommand]:
-    return _ours(target)
+    # Pinned to boto3, so this row means the same whether or not the
+    # environment has the ``fast`` extra.
+    return _ours(target, {"upload_engine": "boto3"})
+
+
+def ours_fast_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours with the ``fast`` extra's engine (obstore) doing the uploads."""
+    return _ours(target, {"upload_engine": "obstore"})
 
 
 def ours_temporary_staging_commands(target: DeployTarget) -> list[DeployCommand]:
@@ -223,6 +230,12 @@ CONTENDERS: dict[str, Contender] = {
             "django_s3_manifest_storage.ManifestSyncS3Storage",
             True,
             ours_commands,
+        ),
+        Contender(
+            "ours-fast",
+            "ours with the `fast` extra: uploads through obstore",
+            True,
+            ours_fast_commands,
         ),
         Contender(
             "ours-tmp",
@@ -273,6 +286,7 @@ CONTENDERS: dict[str, Contender] = {
 # What ``--contenders all`` means; the size-only sync variant is opt-in.
 DEFAULT_CONTENDERS: tuple[str, ...] = (
     "ours",
+    "ours-fast",
     "stock",
     "collectfasta",
     "local+sync",

@@ -71,9 +71,12 @@ HEADERS = {
 BUCKET_KEY_HEADER = "x-amz-server-side-encryption-bucket-key-enabled"
 RESERVED_METADATA = frozenset(name.lower() for name in ATTRIBUTES.values())
 
-# Keys obstore sends byte for byte: object_store percent-encodes other
-# characters and drops empty segments, which would change the key.
-VERBATIM_KEY = re.compile(r"[A-Za-z0-9!_.*'()/-]+")
+# Keys obstore sends byte for byte, each character checked against a real
+# endpoint (test_keys_with_package_punctuation_go_through_obstore): ``@``
+# for npm scopes (``@fortawesome/...``), ``+ = , ~`` for generated names.
+# object_store drops empty segments and resolves ``.``/``..``, and other
+# characters are not proven, so they go through boto3.
+VERBATIM_KEY = re.compile(r"[A-Za-z0-9!_.*'()/@+=,~-]+")
 # Never expires within a deploy: boto3 has no overall request timeout either.
 NO_OVERALL_TIMEOUT = timedelta(days=1)
 # Refreshable credentials (assumed roles, SSO) are asked again this often;

@@ -110,6 +110,28 @@ def test_what_obstore_cannot_send_goes_through_boto3(
     assert tags["TagSet"] == [{"Key": "team", "Value": "web"}]
 
 
+PUNCTUATED_NAMES = (
+    "js/@scope/pkg/index.js",
+    "fonts/a+b=c,d~e.txt",
+)
+
+
+def test_keys_with_package_punctuation_go_through_obstore(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    for name in PUNCTUATED_NAMES:
+        static_source.write(name, f"/* {name} */".encode())
+    deploy(upload_engine="boto3", location="by-boto3")
+    s3.clear_log()
+    deploy(upload_engine="obstore", location="by-obstore")
+
+    assert put_clients(s3) == {"object_store"}
+    by_boto3, by_obstore = stored(s3, "by-boto3"), stored(s3, "by-obstore")
+    assert by_obstore == by_boto3
+    for name in PUNCTUATED_NAMES:
+        assert by_obstore[name]["body"] == f"/* {name} */".encode()
+
+
 def test_files_over_the_multipart_threshold_go_through_boto3(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
