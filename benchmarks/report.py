@@ -18,11 +18,12 @@ REQUEST_KINDS_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 BASELINE = "ours"
 # The chart's default file name, beside RESULTS.md.
 CHART_NAME = "scaling.png"
-# The scenarios the scaling chart plots, each with its line style.
-CHART_SCENARIOS: dict[int, tuple[str, str]] = {
-    1: ("first deploy", "-"),
-    2: ("unchanged redeploy", "--"),
-    3: ("one file changed", ":"),
+# The scenarios the scaling chart plots, each with its line style and
+# marker (the marker tells them apart where a set has a single point).
+CHART_SCENARIOS: dict[int, tuple[str, str, str]] = {
+    1: ("first deploy", "-", "o"),
+    2: ("unchanged redeploy", "--", "s"),
+    3: ("one file changed", ":", "^"),
 }
 # What each panel plots: (title, y label, value of a summary, log scale).
 CHART_PANELS: tuple[tuple[str, str, Callable[[Summary], float], bool], ...] = (
@@ -224,8 +225,11 @@ def render_chart(run: BenchmarkRun, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     figure, panels = plt.subplots(1, len(CHART_PANELS), figsize=(16, 5.5), dpi=110)
+    # Ticks at the sizes that were run, labelled in files.
+    sizes = sorted({files for points in series.values() for files, _ in points})
     colors = {
         contender: f"C{index % 10}" for index, contender in enumerate(run.contenders)
     }
@@ -238,12 +242,15 @@ def render_chart(run: BenchmarkRun, path: Path) -> bool:
                 [value(summary) for _, summary in points],
                 color=colors[contender],
                 linestyle=CHART_SCENARIOS[scenario][1],
-                marker="o",
-                markersize=4,
+                marker=CHART_SCENARIOS[scenario][2],
+                markersize=5,
             )
         axes.set_xscale("log")
+        axes.set_xticks(sizes, [f"{files:,}" for files in sizes])
+        axes.xaxis.set_minor_formatter(NullFormatter())
         if log_y:
             axes.set_yscale("log")
+            axes.yaxis.set_major_formatter(ScalarFormatter())
         else:
             axes.set_ylim(bottom=0)
         axes.set_xlabel("static files in the project")
@@ -253,7 +260,7 @@ def render_chart(run: BenchmarkRun, path: Path) -> bool:
     plotted = {contender for (contender, _), points in series.items() if points}
     handles = [
         *(
-            Line2D([], [], color=colors[contender], marker="o", label=contender)
+            Line2D([], [], color=colors[contender], label=contender)
             for contender in run.contenders
             if contender in plotted
         ),
@@ -263,6 +270,7 @@ def render_chart(run: BenchmarkRun, path: Path) -> bool:
                 [],
                 color="black",
                 linestyle=CHART_SCENARIOS[number][1],
+                marker=CHART_SCENARIOS[number][2],
                 label=f"scenario {number}: {CHART_SCENARIOS[number][0]}",
             )
             for number in scenarios
