@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from benchmarks.assets import SYNTHETIC_SETS
 from benchmarks.contenders import CONTENDERS
@@ -20,7 +21,7 @@ BASELINE = "ours"
 CHART_NAME = "scaling.png"
 # The scenarios the scaling chart plots, each with its line style and
 # marker (the marker tells them apart where a set has a single point).
-CHART_SCENARIOS: dict[int, tuple[str, str, str]] = {
+CHART_SCENARIOS: dict[int, tuple[str, Literal["-", "--", ":"], str]] = {
     1: ("first deploy", "-", "o"),
     2: ("unchanged redeploy", "--", "s"),
     3: ("one file changed", ":", "^"),
