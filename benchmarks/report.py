@@ -1,4 +1,4 @@
-"""RESULTS.md and the redeploy chart, built from a BenchmarkRun.
+"""RESULTS.md and the scaling chart, built from a BenchmarkRun.
 
 ``python -m benchmarks.report RESULTS.json`` rebuilds both from saved
 records without running anything again.
@@ -7,7 +7,9 @@ records without running anything again.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from benchmarks.assets import SYNTHETIC_SETS
 from benchmarks.contenders import CONTENDERS
@@ -15,6 +17,26 @@ from benchmarks.results import SCENARIOS, BenchmarkRun, RunRecord, Summary, summ
 
 REQUEST_KINDS_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 BASELINE = "ours"
+# The chart's default file name, beside RESULTS.md.
+CHART_NAME = "scaling.png"
+# The scenarios the scaling chart plots, each with its line style and
+# marker (the marker tells them apart where a set has a single point).
+CHART_SCENARIOS: dict[int, tuple[str, Literal["-", "--", ":"], str]] = {
+    1: ("first deploy", "-", "o"),
+    2: ("unchanged redeploy", "--", "s"),
+    3: ("one file changed", ":", "^"),
+}
+# What each panel plots: (title, y label, value of a summary, log scale).
+CHART_PANELS: tuple[tuple[str, str, Callable[[Summary], float], bool], ...] = (
+    ("Wall time", "wall s (median)", lambda summary: summary.wall_seconds, True),
+    ("Client CPU", "CPU s (median)", lambda summary: summary.cpu_seconds, True),
+    (
+        "Peak RSS",
+        "peak RSS MB (median)",
+        lambda summary: summary.max_rss_kb / 1024,
+        False,
+    ),
+)
 
 
 def _records_for(
@@ -44,25 +66,55 @@ def _ratio(summary: Summary, baseline: Summary | None) -> str:
     return f"{summary.wall_seconds / baseline.wall_seconds:.2f}x"
 
 
+TABLE_HEADER = (
+    "| contender | wall s | CPU s | CPU ms/object | x ours | requests "
+    "| MB uploaded | peak RSS MB |"
+)
+TABLE_RULE = "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+_EMPTY_CELLS = " |" * (TABLE_RULE.count("|") - 3)
+
+
+def _per_object(summary: Summary) -> str:
+    if summary.cpu_ms_per_object is None:
+        return ""
+    return f"{summary.cpu_ms_per_object:.2f}"
+
+
 def _row(
     contender: str, summary: Summary | None, baseline: Summary | None, skipped: bool
 ) -> str:
     if skipped:
-        return f"| {contender} | skipped | | | | | |"
+        return f"| {contender} | skipped |{_EMPTY_CELLS}"
     if summary is None:
-        return f"| {contender} | not run | | | | | |"
+        return f"| {contender} | not run |{_EMPTY_CELLS}"
     if summary.runs == 0:
         # The reason is listed under "Failed or invalid runs".
         status = summary.first_problem.split(":", 1)[0]
-        return f"| {contender} | {status} | | | | | |"
+        return f"| {contender} | {status} |{_EMPTY_CELLS}"
     wall = f"{summary.wall_seconds:.2f}"
     if summary.failures:
         wall += f" ({summary.failures} bad run(s))"
     return (
-        f"| {contender} | {wall} | {summary.cpu_seconds:.2f} | {_ratio(summary, baseline)} "
+        f"| {contender} | {wall} | {summary.cpu_seconds:.2f} | {_per_object(summary)} "
+        f"| {_ratio(summary, baseline)} "
         f"| {_format_requests(summary.requests)} | {summary.bytes_uploaded / 1e6:.2f} "
         f"| {summary.max_rss_kb / 1024:.0f} |"
     )
+
+
+def _skipped_line(run: BenchmarkRun) -> list[str]:
+    wanted = [
+        (contender, asset_set)
+        for contender, asset_set in run.skipped
+        if contender in run.contenders and asset_set in run.asset_sets
+    ]
+    if not wanted:
+        return []
+    pairs = ", ".join(f"{contender} on {asset_set}" for contender, asset_set in wanted)
+    return [
+        f"- Skipped (`--skip`; the default skips the pairs where one deploy would "
+        f"take more than 20 minutes): {pairs}"
+    ]
 
 
 def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
@@ -78,6 +130,7 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
         f"{run.upload_concurrency}",
         "- Versions: "
         + ", ".join(f"{name} {version}" for name, version in run.versions.items()),
+        *_skipped_line(run),
         "",
         "Contenders:",
         "",
@@ -87,7 +140,9 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
         "STATIC_ROOT, as on a fresh CI checkout; each contender has its own bucket. "
         "Wall and CPU are seconds of the deploy subprocess(es), CPU is user+system "
         "including children; requests are those the S3 server saw during the run; "
-        "uploaded is the sum of PUT bodies; x ours is wall time relative to ours.",
+        "uploaded is the sum of PUT bodies; CPU ms/object is CPU divided by the PUTs "
+        "the server saw (blank where nothing was uploaded); x ours is wall time "
+        "relative to ours.",
         "",
     ]
     for asset_set in run.asset_sets:
@@ -101,8 +156,8 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
             lines += [
                 f"### Scenario {scenario.number}: {scenario.title}",
                 "",
-                "| contender | wall s | CPU s | x ours | requests | MB uploaded | peak RSS MB |",
-                "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+                TABLE_HEADER,
+                TABLE_RULE,
             ]
             baseline = summarize(
                 _records_for(run, asset_set, scenario_number, BASELINE)
@@ -132,50 +187,102 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
         lines.append("")
     if chart_name:
         lines += [
-            "## Redeploy time vs file count (synthetic sets, scenario 2)",
+            "## Scaling (synthetic sets, scenarios 1-3)",
             "",
-            f"![redeploy time vs file count]({chart_name})",
+            f"![wall time, CPU and peak RSS against file count]({chart_name})",
             "",
         ]
     return "\n".join(lines)
 
 
+def _chart_series(
+    run: BenchmarkRun, synthetic: list[str], scenario: int, contender: str
+) -> list[tuple[int, Summary]]:
+    """(files, summary) per synthetic set with a good run, by file count."""
+    points: list[tuple[int, Summary]] = []
+    for name in synthetic:
+        summary = summarize(_records_for(run, name, scenario, contender))
+        if summary is not None and summary.runs and name in run.set_sizes:
+            points.append((run.set_sizes[name]["files"], summary))
+    return sorted(points, key=lambda point: point[0])
+
+
 def render_chart(run: BenchmarkRun, path: Path) -> bool:
-    """Plot scenario 2 medians over the synthetic sets; False if there is nothing to plot."""
+    """Wall time, CPU and peak RSS against file count over the synthetic sets,
+    one line per contender and scenario 1-3; False if there is nothing to plot."""
     synthetic = [name for name in run.asset_sets if name in SYNTHETIC_SETS]
-    if not synthetic or 2 not in run.scenarios:
+    scenarios = [number for number in CHART_SCENARIOS if number in run.scenarios]
+    if not synthetic or not scenarios:
+        return False
+    series = {
+        (contender, scenario): _chart_series(run, synthetic, scenario, contender)
+        for contender in run.contenders
+        for scenario in scenarios
+    }
+    if not any(series.values()):
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
-    plotted = False
-    for contender in run.contenders:
-        points: list[tuple[int, float]] = []
-        for name in synthetic:
-            summary = summarize(_records_for(run, name, 2, contender))
-            if summary is not None and summary.runs:
-                points.append((run.set_sizes[name]["files"], summary.wall_seconds))
-        if points:
-            points.sort()
-            xs, ys = zip(*points, strict=True)
-            axes.plot(xs, ys, marker="o", label=contender)
-            plotted = True
-    if not plotted:
-        plt.close(figure)
-        return False
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("static files in the project")
-    axes.set_ylabel("redeploy wall time, s (median)")
-    axes.set_title(
-        f"Redeploy with nothing changed, fresh checkout ({run.delay_ms:g} ms per request)"
+    figure, panels = plt.subplots(1, len(CHART_PANELS), figsize=(16, 5.5), dpi=110)
+    # Ticks at the sizes that were run, labelled in files.
+    sizes = sorted({files for points in series.values() for files, _ in points})
+    colors = {
+        contender: f"C{index % 10}" for index, contender in enumerate(run.contenders)
+    }
+    for axes, (title, label, value, log_y) in zip(panels, CHART_PANELS, strict=True):
+        for (contender, scenario), points in series.items():
+            if not points:
+                continue
+            axes.plot(
+                [files for files, _ in points],
+                [value(summary) for _, summary in points],
+                color=colors[contender],
+                linestyle=CHART_SCENARIOS[scenario][1],
+                marker=CHART_SCENARIOS[scenario][2],
+                markersize=5,
+            )
+        axes.set_xscale("log")
+        axes.set_xticks(sizes, [f"{files:,}" for files in sizes])
+        axes.xaxis.set_minor_formatter(NullFormatter())
+        if log_y:
+            axes.set_yscale("log")
+            axes.yaxis.set_major_formatter(ScalarFormatter())
+        else:
+            axes.set_ylim(bottom=0)
+        axes.set_xlabel("static files in the project")
+        axes.set_ylabel(label)
+        axes.set_title(title)
+        axes.grid(True, which="both", alpha=0.3)
+    plotted = {contender for (contender, _), points in series.items() if points}
+    handles = [
+        *(
+            Line2D([], [], color=colors[contender], label=contender)
+            for contender in run.contenders
+            if contender in plotted
+        ),
+        *(
+            Line2D(
+                [],
+                [],
+                color="black",
+                linestyle=CHART_SCENARIOS[number][1],
+                marker=CHART_SCENARIOS[number][2],
+                label=f"scenario {number}: {CHART_SCENARIOS[number][0]}",
+            )
+            for number in scenarios
+        ),
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6))
+    figure.suptitle(
+        f"Deploys against project size, fresh checkout ({run.delay_ms:g} ms per "
+        "request, median of repeats)"
     )
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
     figure.savefig(path)
     plt.close(figure)
     return True
@@ -205,7 +312,7 @@ def main() -> None:
     parser.add_argument("--chart", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or args.records.with_suffix(".md")
-    chart = args.chart or out.with_name("redeploy-vs-files.png")
+    chart = args.chart or out.with_name(CHART_NAME)
     write_report(BenchmarkRun.load(args.records), out, chart)
 
 

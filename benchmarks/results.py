@@ -30,6 +30,11 @@ SCENARIOS: dict[int, Scenario] = {
     4: Scenario(
         4, "one image referenced by CSS changed", SiteRevision(stylesheet=1, image=1)
     ),
+    5: Scenario(
+        5,
+        "one image referenced by 120 CSS files changed",
+        SiteRevision(stylesheet=1, image=1, shared_image=1),
+    ),
 }
 
 
@@ -92,6 +97,17 @@ class Summary:
     requests: dict[str, float]
     bytes_uploaded: float
     first_problem: str
+    # Client CPU per object uploaded (CPU seconds / PUTs), median over the
+    # good runs that uploaded anything; None when none did.
+    cpu_ms_per_object: float | None = None
+
+
+def cpu_ms_per_object(record: RunRecord) -> float | None:
+    """Milliseconds of client CPU per PUT the server saw during the deploy."""
+    puts = record.requests.get("PUT", 0)
+    if puts <= 0:
+        return None
+    return record.cpu_seconds * 1000 / puts
 
 
 def summarize(records: list[RunRecord]) -> Summary | None:
@@ -103,6 +119,7 @@ def summarize(records: list[RunRecord]) -> Summary | None:
     if not good:
         return Summary(0, len(bad), 0.0, 0.0, 0.0, {}, 0.0, problem)
     kinds = sorted({kind for record in good for kind in record.requests})
+    per_object = [value for value in map(cpu_ms_per_object, good) if value is not None]
     return Summary(
         runs=len(good),
         failures=len(bad),
@@ -114,4 +131,5 @@ def summarize(records: list[RunRecord]) -> Summary | None:
         },
         bytes_uploaded=statistics.median(r.bytes_uploaded for r in good),
         first_problem=problem,
+        cpu_ms_per_object=statistics.median(per_object) if per_object else None,
     )

@@ -4,7 +4,8 @@ cannot win by skipping work.
 After each run the harness reads the deployed manifest and checks that every
 hashed file it names exists, and that the site stylesheet and image hold the
 revision the scenario deployed (the stylesheet must also point at the new
-image's hashed name).
+image's hashed name), and that the shared image does too, with every one of
+its referring stylesheets pointing at its hashed name.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.assets import (
+    REFERRER_STYLESHEETS,
+    SHARED_IMAGE,
     SITE_IMAGE,
     SITE_STYLESHEET,
     SiteRevision,
+    shared_image_bytes,
     site_image_bytes,
     stylesheet_marker,
 )
@@ -111,4 +115,30 @@ def verify_deploy(files: DeployedFiles, revision: SiteRevision) -> list[str]:
             )
         if posixpath.basename(image_name) not in text:
             problems.append(f"{stylesheet_name} does not reference {image_name}")
+    return [*problems, *_shared_image_problems(files, paths, revision)]
+
+
+def _shared_image_problems(
+    files: DeployedFiles, paths: dict[str, str], revision: SiteRevision
+) -> list[str]:
+    """The shared image holds its revision and all its referrers point at it."""
+    shared_name = paths.get(SHARED_IMAGE)
+    if shared_name is None:
+        return [f"{SHARED_IMAGE} is not in the manifest"]
+    problems: list[str] = []
+    if files.read(shared_name) != shared_image_bytes(revision.shared_image):
+        problems.append(
+            f"{shared_name} does not hold shared image revision {revision.shared_image}"
+        )
+    stale: list[str] = []
+    for referrer in REFERRER_STYLESHEETS:
+        deployed_name = paths.get(referrer)
+        content = files.read(deployed_name) if deployed_name else None
+        if content is None or posixpath.basename(shared_name).encode() not in content:
+            stale.append(deployed_name or referrer)
+    if stale:
+        problems.append(
+            f"{len(stale)} of {len(REFERRER_STYLESHEETS)} stylesheets do not "
+            f"reference {shared_name}, e.g. {stale[:3]}"
+        )
     return problems
