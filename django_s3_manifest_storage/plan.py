@@ -25,7 +25,9 @@ leaves the old manifest live and every file it names still in place.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .stamp import CollectionStamp
 
 COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
 
@@ -66,6 +68,30 @@ class PublishPlan:
         )
 
 
+@dataclass(frozen=True)
+class DeployPlan:
+    """Everything a deploy would do: the dry run prints it, a deploy runs it."""
+
+    publish: PublishPlan
+    local_manifest: bytes
+    local_paths: dict[str, str]
+    stamp: CollectionStamp
+    sizes: dict[str, int] = field(default_factory=dict)
+    full_upload_reason: str | None = None
+    sidecar: str | None = None
+    """A staged file that travels with the manifest, uploaded just before it
+    (the release's record, for incremental hashing)."""
+
+    @property
+    def upload_names(self) -> list[str]:
+        """Every name the plan uploads, wave by wave."""
+        return [name for wave in self.publish.waves for name in wave]
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(self.sizes[name] for name in self.upload_names)
+
+
 def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
     """Whether a name is a hashed name or a compressed variant of one."""
     if name in hashed_names:
@@ -83,6 +109,16 @@ def variant_base(name: str) -> str | None:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return None
+
+
+def hashed_on_s3(
+    reusable: Mapping[str, str] | None, present: Collection[str] | None
+) -> set[str]:
+    """The reusable deployed hashed names S3 holds (all of them when no
+    listing was made): never worth uploading early."""
+    return {
+        name for name in (reusable or {}).values() if present is None or name in present
+    }
 
 
 def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:

@@ -24,7 +24,7 @@ from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile
 
 from .command import CommandOptions
-from .deploy import Deployment, DeployPolicy, staged_names
+from .deploy import Deployment, DeployPolicy
 from .early import EarlyUploads
 from .engines import make_uploader
 from .fingerprint import content_digest, digest_found_files, sources_fingerprint
@@ -43,8 +43,9 @@ from .manifest import InvalidManifest, parse_manifest_paths
 from .references import NeedsFullPass, ReferenceRecorder
 from .remote import fetch_object
 from .reports import DryRunReport, Hashing, PublishReport
-from .staging import Staging
+from .staging import Staging, staged_names
 from .stamp import DeployedState
+from .waves import publish_plan
 
 if TYPE_CHECKING:
     from .storage import ManifestSyncS3Storage
@@ -243,7 +244,7 @@ class CollectRun:
             sidecar=sidecar,
         )
         self.report = replace(
-            deployment.publish(self.staging.root, plan, sent), hashing=hashing
+            publish_plan(deployment, self.staging.root, plan, sent), hashing=hashing
         )
         self.succeeded = True
         storage.hashed_files = dict(plan.local_paths)

@@ -24,6 +24,16 @@ from django.core.files.utils import validate_file_name
 TEMPORARY_PREFIX = "s3-manifest-staging-"
 
 
+def staged_names(root: Path) -> set[str]:
+    """Names (relative, with ``/``) of every file under the staging directory."""
+    names: set[str] = set()
+    for directory, _subdirectories, files in os.walk(root):
+        relative = os.path.relpath(directory, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        names.update(prefix + file_name for file_name in files)
+    return names
+
+
 def filesystem_source(content: Any) -> Path | None:
     """The on-disk path of a file object opened from a FileSystemStorage."""
     name = getattr(content, "name", None)

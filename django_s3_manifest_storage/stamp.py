@@ -14,7 +14,7 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
@@ -161,3 +161,34 @@ def full_upload_reason(
         )
         return "upload parameters changed: " + ", ".join(changed)
     return None
+
+
+def reusable_paths(
+    deployed: DeployedState,
+    context: Mapping[str, str],
+    parameters: Mapping[str, str] | None,
+) -> tuple[dict[str, str] | None, str | None]:
+    """``(deployed paths whose files can be reused, None)``, or ``(None, why
+    everything is uploaded again)``; ``parameters`` as for
+    :func:`full_upload_reason`."""
+    reason = full_upload_reason(deployed, context, parameters)
+    return (None if reason else deployed.paths), reason
+
+
+def serves(
+    deployed: DeployedState,
+    sources: str,
+    reusable: Mapping[str, str] | None,
+    present: Collection[str] | None,
+) -> bool:
+    """Whether S3 already serves what ``sources`` would publish: the deployed
+    release was made from them, its files can be reused (``reusable``, from
+    :func:`reusable_paths`) and S3 holds every one of them (``present``: every
+    name S3 holds, when a listing was made)."""
+    if deployed.paths is None or deployed.stamp.sources != sources:
+        return False
+    if reusable is None:
+        return False
+    return present is None or all(
+        name in present for name in deployed.collection_names()
+    )
