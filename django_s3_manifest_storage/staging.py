@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -105,6 +106,28 @@ class Staging:
         """Make ``source`` the staged file ``name`` (copied on first use)."""
         if not self.exists(name):
             self.deferred.record(name, source)
+
+    def stage_found(
+        self,
+        paths: Mapping[str, tuple[Any, str]],
+        needed: Collection[str] | None = None,
+    ) -> None:
+        """Every found file in the staging directory (collectstatic saved
+        them, unless this is a dry run or post_process was called directly);
+        only the ``needed`` ones are copied, when given."""
+        for name, (source_storage, path) in paths.items():
+            if self.exists(name):
+                continue
+            try:
+                self.stage_source(name, Path(source_storage.path(path)))
+            except NotImplementedError:
+                with source_storage.open(path) as source:
+                    self.files.save(name, source)
+        if needed is None:
+            self.materialize_all()
+            return
+        for name in needed:
+            self.deferred.materialize(self.root, name)
 
     # Storage API, as collectstatic and Django's hashing call it -------------
 
