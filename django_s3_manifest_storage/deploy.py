@@ -21,7 +21,13 @@ from .errors import PublishError
 from .fingerprint import content_digest
 from .incremental import record_name
 from .manifest import InvalidManifest, parse_manifest_paths
-from .plan import DeployPlan, StagedFileMissing, hashed_on_s3, plan_publish
+from .plan import (
+    DeployPlan,
+    StagedFileMissing,
+    collection_names,
+    hashed_on_s3,
+    plan_publish,
+)
 from .prune import Pruning
 from .publish import Uploader
 from .remote import ListedObject, fetch_object, list_objects
@@ -202,16 +208,18 @@ class Deployment:
         if sidecar is not None:
             with (staging / sidecar).open("rb") as stream:
                 record = content_digest(stream)
+        staged = staged_names(staging).union(also_staged)
         stamp = CollectionStamp(
             sources,
             dict(context),
             self.objects.digests({*local_paths, *hashed_names}, hashed_names),
             record,
+            len(collection_names(staged, local_paths)),
         )
         reusable, reason = self.reuse(deployed, context)
         try:
             publish = plan_publish(
-                staged=staged_names(staging).union(also_staged),
+                staged=staged,
                 local_paths=local_paths,
                 remote_paths=reusable,
                 manifest_name=self.manifest_name,
@@ -274,7 +282,7 @@ class Deployment:
             destination=self.url,
             uploaded=(),
             uploaded_bytes=0,
-            unchanged=len(deployed.collection_names()),
+            unchanged=deployed.object_count(),
             seconds=time.monotonic() - self.started,
             deleted=self.pruning.delete_stale(deployed.paths),
             reused_deployed=True,

@@ -58,7 +58,8 @@ class PublishPlan:
     """The manifest name, or None when S3 already holds the same manifest."""
 
     unchanged: int
-    """Staged files of this collection that S3 already holds."""
+    """Objects of this collection (``collection_names``) that S3 already
+    holds: the summary's "unchanged"."""
 
     @property
     def waves(self) -> tuple[tuple[str, ...], ...]:
@@ -132,6 +133,17 @@ def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
     return result
 
 
+def collection_names(
+    staged: Collection[str], local_paths: Mapping[str, str]
+) -> set[str]:
+    """The objects S3 holds for a collection: its hashed names, the
+    originals that were collected, and the compressed variants of both."""
+    hashed_names = set(local_paths.values())
+    return _with_variants(
+        hashed_names | {name for name in local_paths if name in staged}, staged
+    )
+
+
 def plan_publish(
     *,
     staged: Collection[str],
@@ -181,9 +193,7 @@ def plan_publish(
         }
         immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
         originals |= lost_variants - immutable
-    collection = _with_variants(
-        hashed_names | {name for name in local_paths if name in staged}, staged
-    )
+    collection = collection_names(staged, local_paths)
     return PublishPlan(
         immutable=tuple(sorted(immutable)),
         originals=tuple(sorted(originals)),

@@ -133,7 +133,7 @@ class CollectRun:
                     destination=deployment.url,
                     uploads=(),
                     upload_bytes=0,
-                    unchanged=len(deployed.collection_names()),
+                    unchanged=deployed.object_count(),
                     deletions=deployment.pruning.stale_names(deployed.paths),
                 )
                 self.dry_run_report.write_to(self.options)

@@ -70,3 +70,15 @@ def test_hashed_names_on_s3_are_the_reusable_ones_s3_holds() -> None:
         "css/site.222.css"
     }
     assert hashed_on_s3(None, None) == set()
+
+
+def test_the_stamp_keeps_the_collection_s_object_count() -> None:
+    stamp = CollectionStamp("abc", CONTEXT, dict(PARAMETERS), None, 7)
+    assert CollectionStamp.from_metadata(stamp.metadata()) == stamp
+    assert DeployedState(b"{}", dict(PATHS), stamp).object_count() == 7
+
+
+def test_a_release_recorded_without_a_count_is_counted_by_its_manifest() -> None:
+    garbled = {**CollectionStamp("abc", CONTEXT).metadata(), "collection-objects": "x"}
+    assert CollectionStamp.from_metadata(garbled).object_count is None
+    assert deployed().object_count() == len(EVERY_NAME)
