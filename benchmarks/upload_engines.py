@@ -135,10 +135,8 @@ def run_obstore_threads(
 ) -> Callable[[], int]:
     from boto3.s3.transfer import TransferConfig
 
-    from django_s3_manifest_storage.obstore_engine import (
-        ObstoreUploader,
-        store_settings,
-    )
+    from django_s3_manifest_storage.obstore_engine import ObstoreUploader
+    from django_s3_manifest_storage.obstore_settings import store_settings
 
     client = boto3_client(endpoint, concurrency)
     settings = store_settings(client, bucket, verify=None)

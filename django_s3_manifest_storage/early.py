@@ -51,12 +51,12 @@ class EarlyUploads:
             or processed_name in self.on_s3
         ):
             return
-        entry = self.deployment.resume_entry(self.staging, processed_name, True)
+        entry = self.deployment.objects.resume_entry(self.staging, processed_name, True)
         if self.resume.is_stored(processed_name, entry):
             return
         self.entries[processed_name] = entry
         self.uploads.submit(
-            self.deployment.upload_for(self.staging, processed_name, hashed=True)
+            self.deployment.objects.upload(self.staging, processed_name, hashed=True)
         )
 
     def finish(self) -> dict[str, int]:

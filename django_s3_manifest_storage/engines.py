@@ -47,7 +47,8 @@ def make_uploader(storage: ManifestSyncS3Storage) -> Uploader:
 
 
 def _obstore_uploader(storage: ManifestSyncS3Storage) -> Uploader | None:
-    from .obstore_engine import ObstoreUploader, store_settings
+    from .obstore_engine import ObstoreUploader
+    from .obstore_settings import store_settings
 
     if not storage.bucket_name:
         return None  # the deploy reports the missing setting, as without obstore

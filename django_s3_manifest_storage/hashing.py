@@ -15,12 +15,22 @@ import importlib.metadata
 import json
 import marshal
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import django
 from django.conf import settings
 from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestFilesMixin
+from django.contrib.staticfiles.utils import matches_patterns
+
+if TYPE_CHECKING:
+    from .storage import ManifestSyncS3Storage
+
+PostProcessResult = tuple[str, str | None, Any]
+
+# The local hashing storage's URL when STATIC_URL cannot be: never served.
+UNSERVED_BASE_URL = "/s3-manifest-staging/"
 
 # Attributes and methods of Django's hashing mixins a subclass may change.
 HASHING_ATTRIBUTES = (
@@ -45,6 +55,52 @@ HASHING_METHODS = (
     "_post_process",
     "save_manifest",
 )
+
+
+def hashing_storage(storage: ManifestSyncS3Storage, root: Path) -> Any:
+    """The storage that hashes: the storage class itself, or an instance of
+    ``local_storage_class`` in the staging directory ``root``."""
+    if not storage.sync_options.local_storage_class_set:
+        return storage
+    options = dict(storage.sync_options.local_storage_options)
+    # Django's check of STATIC_URL and MEDIA_URL is for local serving; the
+    # files are served from S3, and the hashed names do not depend on it.
+    static_url = settings.STATIC_URL
+    if not static_url or static_url == settings.MEDIA_URL:
+        options.setdefault("base_url", UNSERVED_BASE_URL)
+    return storage.local_storage_class(location=str(root), **options)
+
+
+def hash_files(
+    storage: ManifestSyncS3Storage,
+    hasher: Any,
+    paths: dict[str, Any],
+    options: Mapping[str, Any],
+) -> Iterator[PostProcessResult]:
+    """Django's hashing of ``paths`` by ``hasher`` (see ``hashing_storage``)."""
+    results: Iterator[PostProcessResult] = (
+        storage.hash_in_staging(paths, **options)
+        if hasher is storage
+        else hasher.post_process(paths, dry_run=False, **options)
+    )
+    return results
+
+
+def rewritable(hasher: Any) -> list[str]:
+    """The globs of files hashing may rewrite (CSS, JS...)."""
+    return [glob for glob, _patterns in getattr(hasher, "patterns", ())]
+
+
+def results_as_django_yields_them(
+    paths: Mapping[str, Any], deployed: Mapping[str, str], rewritable: list[str]
+) -> Iterator[PostProcessResult]:
+    """What Django's hashing yields for an unchanged collection, so
+    collectstatic's count of post-processed files is the stock one: each file
+    once, the ones hashing rewrites (CSS, JS) last."""
+    adjustable = [name for name in paths if matches_patterns(name, rewritable)]
+    last = set(adjustable)
+    for name in [*(name for name in paths if name not in last), *adjustable]:
+        yield name, deployed.get(name, name), True
 
 
 def hashing_customisations(storage_class: type) -> list[str]:

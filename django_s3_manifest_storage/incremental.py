@@ -24,7 +24,7 @@ import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from .plan import COMPRESSED_VARIANT_SUFFIXES
+from .plan import variant_base
 
 RECORD_VERSION = 1
 
@@ -127,13 +127,6 @@ def dirty_sources(record: ReleaseRecord, sources: Mapping[str, str]) -> set[str]
         dirty.add(name)
         pending.extend(referrers.get(name, ()))
     return dirty & set(sources)
-
-
-def variant_base(name: str) -> str | None:
-    for suffix in COMPRESSED_VARIANT_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
 
 
 def collection_objects(staged: Iterable[str], paths: Mapping[str, str]) -> set[str]:

@@ -25,7 +25,9 @@ leaves the old manifest live and every file it names still in place.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .stamp import CollectionStamp
 
 COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
 
@@ -56,7 +58,8 @@ class PublishPlan:
     """The manifest name, or None when S3 already holds the same manifest."""
 
     unchanged: int
-    """Staged files of this collection that S3 already holds."""
+    """Objects of this collection (``collection_names``) that S3 already
+    holds: the summary's "unchanged"."""
 
     @property
     def waves(self) -> tuple[tuple[str, ...], ...]:
@@ -64,6 +67,30 @@ class PublishPlan:
         return tuple(
             wave for wave in (self.immutable, self.originals, manifest_wave) if wave
         )
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """Everything a deploy would do: the dry run prints it, a deploy runs it."""
+
+    publish: PublishPlan
+    local_manifest: bytes
+    local_paths: dict[str, str]
+    stamp: CollectionStamp
+    sizes: dict[str, int] = field(default_factory=dict)
+    full_upload_reason: str | None = None
+    sidecar: str | None = None
+    """A staged file that travels with the manifest, uploaded just before it
+    (the release's record, for incremental hashing)."""
+
+    @property
+    def upload_names(self) -> list[str]:
+        """Every name the plan uploads, wave by wave."""
+        return [name for wave in self.publish.waves for name in wave]
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(self.sizes[name] for name in self.upload_names)
 
 
 def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
@@ -85,6 +112,16 @@ def variant_base(name: str) -> str | None:
     return None
 
 
+def hashed_on_s3(
+    reusable: Mapping[str, str] | None, present: Collection[str] | None
+) -> set[str]:
+    """The reusable deployed hashed names S3 holds (all of them when no
+    listing was made): never worth uploading early."""
+    return {
+        name for name in (reusable or {}).values() if present is None or name in present
+    }
+
+
 def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
     result = set(names)
     result.update(
@@ -94,6 +131,17 @@ def _with_variants(names: Iterable[str], staged: Collection[str]) -> set[str]:
         if name + suffix in staged
     )
     return result
+
+
+def collection_names(
+    staged: Collection[str], local_paths: Mapping[str, str]
+) -> set[str]:
+    """The objects S3 holds for a collection: its hashed names, the
+    originals that were collected, and the compressed variants of both."""
+    hashed_names = set(local_paths.values())
+    return _with_variants(
+        hashed_names | {name for name in local_paths if name in staged}, staged
+    )
 
 
 def plan_publish(
@@ -145,9 +193,7 @@ def plan_publish(
         }
         immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
         originals |= lost_variants - immutable
-    collection = _with_variants(
-        hashed_names | {name for name in local_paths if name in staged}, staged
-    )
+    collection = collection_names(staged, local_paths)
     return PublishPlan(
         immutable=tuple(sorted(immutable)),
         originals=tuple(sorted(originals)),

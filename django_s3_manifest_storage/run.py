@@ -13,46 +13,33 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
-from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile
 
 from .command import CommandOptions
-from .deploy import Deployment, DeployPolicy, staged_names
+from .deploy import Deployment, DeployPolicy
 from .early import EarlyUploads
 from .engines import make_uploader
-from .fingerprint import content_digest, digest_found_files, sources_fingerprint
-from .hashing import collection_context
-from .incremental import (
-    ReleaseRecord,
-    Reuse,
-    UnreadableRecord,
-    collection_objects,
-    first_pass_order,
-    plan_reuse,
-    record_name,
-    references_of,
+from .fingerprint import digest_found_files, sources_fingerprint
+from .hashing import (
+    PostProcessResult,
+    collection_context,
+    results_as_django_yields_them,
+    rewritable,
 )
-from .manifest import InvalidManifest, parse_manifest_paths
-from .references import NeedsFullPass, ReferenceRecorder
-from .remote import fetch_object
+from .incremental import Reuse
+from .incremental_run import IncrementalHashing
+from .references import NeedsFullPass
 from .reports import DryRunReport, Hashing, PublishReport
 from .staging import Staging
 from .stamp import DeployedState
+from .waves import publish_plan
 
 if TYPE_CHECKING:
     from .storage import ManifestSyncS3Storage
-
-PostProcessResult = tuple[str, str | None, Any]
-
-# The local hashing storage's URL when STATIC_URL cannot be: never served.
-UNSERVED_BASE_URL = "/s3-manifest-staging/"
 
 logger = logging.getLogger("django_s3_manifest_storage")
 
@@ -90,6 +77,7 @@ class CollectRun:
             ),
             command=options,
         )
+        self.incremental = IncrementalHashing(storage, self.staging, self.deployment)
 
     @classmethod
     def start(
@@ -145,27 +133,27 @@ class CollectRun:
                     destination=deployment.url,
                     uploads=(),
                     upload_bytes=0,
-                    unchanged=len(deployed.collection_names()),
+                    unchanged=deployed.object_count(),
                     deletions=deployment.pruning.stale_names(deployed.paths),
                 )
                 self.dry_run_report.write_to(self.options)
             else:
                 self.report = deployment.adopt(deployed)
                 self._adopt(deployed)
-                yield from _results_as_django_yields_them(
-                    paths, deployed.paths, _rewritable(storage)
+                yield from results_as_django_yields_them(
+                    paths, deployed.paths, rewritable(storage)
                 )
                 self._summarise(self.report)
             self.succeeded = True
             return
-        recording = storage.sync_options.incremental_hashing
-        reuse = self._reuse(paths, digests, deployed, context)
+        incremental = self.incremental
+        reuse = incremental.reuse(paths, digests, deployed, context)
         hashing: Hashing
         results: Iterator[PostProcessResult]
         early = not dry_run
         if isinstance(reuse, Reuse):
             try:
-                results, recorder, hasher = self._hash_incrementally(
+                results, recorder, hasher = incremental.hash_dirty(
                     paths, reuse, options
                 )
             except NeedsFullPass as problem:
@@ -176,17 +164,7 @@ class CollectRun:
                 )
                 early = False
         if not isinstance(reuse, Reuse):
-            self._stage(paths)
-            hasher = self._hasher()
-            recorder = ReferenceRecorder()
-            results = self._recorded(
-                recorder,
-                hasher,
-                storage.hash_in_staging(paths, **options)
-                if hasher is storage
-                else hasher.post_process(paths, dry_run=False, **options),
-                recording,
-            )
+            results, recorder, hasher = incremental.hash_all(paths, options)
             hashing = Hashing(
                 len(paths),
                 len(paths),
@@ -221,7 +199,7 @@ class CollectRun:
                 self.staging.root,
                 deployment.on_s3_already(deployed, context),
                 deployment.start_resume(),
-                _rewritable(hasher),
+                rewritable(hasher),
             )
         for original_name, processed_name, result in results:
             yield original_name, processed_name, result
@@ -232,8 +210,8 @@ class CollectRun:
         if self.early is not None:
             sent = self.early.finish()
         sidecar = None
-        if recording:
-            sidecar = self._write_record(digests, recorder, kept, also_staged)
+        if incremental.recording:
+            sidecar = incremental.write_record(digests, recorder, kept, also_staged)
         plan = deployment.plan(
             self.staging.root,
             deployed,
@@ -243,184 +221,13 @@ class CollectRun:
             sidecar=sidecar,
         )
         self.report = replace(
-            deployment.publish(self.staging.root, plan, sent), hashing=hashing
+            publish_plan(deployment, self.staging.root, plan, sent), hashing=hashing
         )
         self.succeeded = True
         storage.hashed_files = dict(plan.local_paths)
         storage.manifest_hash = _manifest_hash(plan.local_manifest)
         self._keep_manifest(plan.local_manifest)
         self._summarise(self.report)
-
-    # Incremental hashing -------------------------------------------------
-
-    def _reuse(
-        self,
-        paths: Mapping[str, Any],
-        digests: Mapping[str, str],
-        deployed: DeployedState,
-        context: Mapping[str, str],
-    ) -> Reuse | str:
-        """What of the deployed release an incremental pass keeps, or why
-        every file is hashed."""
-        if not self.storage.sync_options.incremental_hashing:
-            return ""
-        reason = self.deployment.reuse(deployed, context)[1]
-        if reason:
-            return reason
-        assert deployed.paths is not None
-        assert deployed.manifest is not None
-        if deployed.stamp.record is None:
-            return "the deployed release has no record of its sources"
-        manifest_name = self.storage.manifest_name
-        if not self.staging.temporary:
-            staged = self.staging.root / manifest_name
-            if not staged.is_file() or staged.read_bytes() != deployed.manifest:
-                return "the staging directory does not hold the deployed release"
-        record = self._deployed_record(deployed.stamp.record)
-        if isinstance(record, str):
-            return record
-        hasher = self._hasher()
-        hash_keys = {name: hasher.hash_key(hasher.clean_name(name)) for name in paths}
-        return plan_reuse(
-            record, deployed.paths, digests, hash_keys, self.deployment.remote_names()
-        )
-
-    def _deployed_record(self, digest: str) -> ReleaseRecord | str:
-        deployment = self.deployment
-        name = record_name(self.storage.manifest_name)
-        stored = fetch_object(
-            deployment.client, deployment.bucket, deployment.prefix + name
-        )
-        if stored is None:
-            return f"{deployment.url}/{name} is missing"
-        if content_digest(BytesIO(stored.body)) != digest:
-            return f"{deployment.url}/{name} belongs to another release"
-        try:
-            return ReleaseRecord.decode(stored.body)
-        except UnreadableRecord as problem:
-            return f"{deployment.url}/{name} is unreadable ({problem})"
-
-    def _hash_incrementally(
-        self, paths: Mapping[str, Any], reuse: Reuse, options: Mapping[str, Any]
-    ) -> tuple[Iterator[PostProcessResult], ReferenceRecorder, Any]:
-        """Hash only the dirty sources, then write the whole manifest as a
-        full pass would. Raises NeedsFullPass before yielding anything."""
-        storage = self.storage
-        staging = self.staging
-        dirty = reuse.dirty
-        # A persistent directory ends as a full pass leaves it: the kept
-        # files' originals too (the other files are there already).
-        needed = set(dirty)
-        if not staging.temporary:
-            needed.update(name for name in reuse.kept if name in reuse.record.objects)
-        self._stage(paths, needed)
-        hasher = self._hasher()
-        rewritable = _rewritable(hasher)
-        recorder = ReferenceRecorder(
-            kept=reuse.kept,
-            adjustable=lambda name: matches_patterns(name, rewritable),
-            materialize=lambda name: staging.deferred.materialize(staging.root, name),
-        )
-        subset = {name: source for name, source in paths.items() if name in dirty}
-        results: list[PostProcessResult] = []
-        with recorder.installed(hasher):
-            hashing = (
-                storage.hash_in_staging(subset, **options)
-                if hasher is storage
-                else hasher.post_process(subset, dry_run=False, **options)
-            )
-            for result in hashing:
-                results.append(result)
-                if isinstance(result[2], Exception):
-                    return iter(results), recorder, hasher
-        hashed = dict(hasher.hashed_files)
-        merged: dict[str, str] = {}
-        for name in first_pass_order(paths):
-            key = hasher.hash_key(hasher.clean_name(name))
-            merged[key] = hashed[key] if name in dirty else reuse.kept[name]
-        hasher.hashed_files = merged
-        hasher.save_manifest()
-        kept_paths = {name: paths[name] for name in paths if name not in dirty}
-        results.extend(
-            _results_as_django_yields_them(kept_paths, reuse.kept, rewritable)
-        )
-        return iter(results), recorder, hasher
-
-    @staticmethod
-    def _recorded(
-        recorder: ReferenceRecorder,
-        hasher: Any,
-        results: Iterator[PostProcessResult],
-        recording: bool,
-    ) -> Iterator[PostProcessResult]:
-        if not recording:
-            yield from results
-            return
-        with recorder.installed(hasher):
-            yield from results
-
-    def _write_record(
-        self,
-        digests: Mapping[str, str],
-        recorder: ReferenceRecorder,
-        reuse: Reuse | None,
-        also_staged: Collection[str],
-    ) -> str:
-        """Write this release's record in the staging directory: its name."""
-        root = self.staging.root
-        manifest_name = self.storage.manifest_name
-        try:
-            local_paths = parse_manifest_paths((root / manifest_name).read_bytes())
-        except (OSError, InvalidManifest):
-            local_paths = {}  # the plan names the problem
-        previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
-        kept = reuse.kept if reuse else {}
-        record = ReleaseRecord(
-            dict(digests),
-            references_of(previous, kept, recorder.references),
-            tuple(
-                collection_objects(staged_names(root).union(also_staged), local_paths)
-            ),
-        )
-        name = record_name(manifest_name)
-        (root / name).write_bytes(record.encode())
-        return name
-
-    def _hasher(self) -> Any:
-        """The storage that hashes: the storage class itself, or an instance
-        of ``local_storage_class`` in the staging directory."""
-        storage = self.storage
-        if not storage.sync_options.local_storage_class_set:
-            return storage
-        options = dict(storage.sync_options.local_storage_options)
-        # Django's check of STATIC_URL and MEDIA_URL is for local serving; the
-        # files are served from S3, and the hashed names do not depend on it.
-        static_url = settings.STATIC_URL
-        if not static_url or static_url == settings.MEDIA_URL:
-            options.setdefault("base_url", UNSERVED_BASE_URL)
-        return storage.local_storage_class(location=str(self.staging.root), **options)
-
-    def _stage(
-        self,
-        paths: Mapping[str, tuple[Any, str]],
-        needed: Collection[str] | None = None,
-    ) -> None:
-        """Every found file in the staging directory (collectstatic saved
-        them, unless this is a dry run or post_process was called directly);
-        only the ``needed`` ones are copied, when given."""
-        for name, (source_storage, path) in paths.items():
-            if self.staging.exists(name):
-                continue
-            try:
-                self.staging.stage_source(name, Path(source_storage.path(path)))
-            except NotImplementedError:
-                with source_storage.open(path) as source:
-                    self.staging.files.save(name, source)
-        if needed is None:
-            self.staging.materialize_all()
-            return
-        for name in needed:
-            self.staging.deferred.materialize(self.staging.root, name)
 
     def _adopt(self, deployed: DeployedState) -> None:
         """Take the deployed manifest as this run's result."""
@@ -450,26 +257,9 @@ class CollectRun:
         self.options.write(report.summary())
 
 
-def _rewritable(hasher: Any) -> list[str]:
-    """The globs of files hashing may rewrite (CSS, JS...)."""
-    return [glob for glob, _patterns in getattr(hasher, "patterns", ())]
-
-
 def _manifest_hash(manifest: bytes) -> str:
     try:
         value = json.loads(manifest).get("hash", "")
     except (ValueError, AttributeError):
         return ""
     return value if isinstance(value, str) else ""
-
-
-def _results_as_django_yields_them(
-    paths: Mapping[str, Any], deployed: Mapping[str, str], rewritable: list[str]
-) -> Iterator[PostProcessResult]:
-    """What Django's hashing yields for an unchanged collection, so
-    collectstatic's count of post-processed files is the stock one: each file
-    once, the ones hashing rewrites (CSS, JS) last."""
-    adjustable = [name for name in paths if matches_patterns(name, rewritable)]
-    last = set(adjustable)
-    for name in [*(name for name in paths if name not in last), *adjustable]:
-        yield name, deployed.get(name, name), True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +23,16 @@ from django.core.files.storage import FileSystemStorage
 from django.core.files.utils import validate_file_name
 
 TEMPORARY_PREFIX = "s3-manifest-staging-"
+
+
+def staged_names(root: Path) -> set[str]:
+    """Names (relative, with ``/``) of every file under the staging directory."""
+    names: set[str] = set()
+    for directory, _subdirectories, files in os.walk(root):
+        relative = os.path.relpath(directory, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        names.update(prefix + file_name for file_name in files)
+    return names
 
 
 def filesystem_source(content: Any) -> Path | None:
@@ -95,6 +106,28 @@ class Staging:
         """Make ``source`` the staged file ``name`` (copied on first use)."""
         if not self.exists(name):
             self.deferred.record(name, source)
+
+    def stage_found(
+        self,
+        paths: Mapping[str, tuple[Any, str]],
+        needed: Collection[str] | None = None,
+    ) -> None:
+        """Every found file in the staging directory (collectstatic saved
+        them, unless this is a dry run or post_process was called directly);
+        only the ``needed`` ones are copied, when given."""
+        for name, (source_storage, path) in paths.items():
+            if self.exists(name):
+                continue
+            try:
+                self.stage_source(name, Path(source_storage.path(path)))
+            except NotImplementedError:
+                with source_storage.open(path) as source:
+                    self.files.save(name, source)
+        if needed is None:
+            self.materialize_all()
+            return
+        for name in needed:
+            self.deferred.materialize(self.root, name)
 
     # Storage API, as collectstatic and Django's hashing call it -------------
 

@@ -9,12 +9,15 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
   over every name, so a change of parameters can be named too;
 * ``collection-record``: the content digest of the release's record
   (incremental hashing, ``incremental.py``), so a record another deploy wrote
-  meanwhile is never taken for this manifest's.
+  meanwhile is never taken for this manifest's;
+* ``collection-objects``: how many objects the collection has on S3
+  (originals, hashed names and their compressed variants), so a deploy that
+  skips hashing reports the same "unchanged" count as one that hashes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
@@ -23,6 +26,7 @@ SOURCES_METADATA_KEY = "collection-sources"
 CONTEXT_METADATA_KEY = "collection-context"
 PARAMETERS_METADATA_KEY = "collection-parameters"
 RECORD_METADATA_KEY = "collection-record"
+OBJECTS_METADATA_KEY = "collection-objects"
 
 # How each context part is named when it changed; versions are shown as values.
 CONTEXT_PART_NAMES = {
@@ -62,14 +66,18 @@ class CollectionStamp:
     context: dict[str, str] | None = None
     parameters: dict[str, str] | None = None
     record: str | None = None
+    object_count: int | None = None
+    """The number of the collection's objects (``plan.collection_names``)."""
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
+        objects = metadata.get(OBJECTS_METADATA_KEY, "")
         return cls(
             metadata.get(SOURCES_METADATA_KEY),
             decode_parts(metadata.get(CONTEXT_METADATA_KEY)),
             decode_parts(metadata.get(PARAMETERS_METADATA_KEY)),
             metadata.get(RECORD_METADATA_KEY),
+            int(objects) if objects.isdigit() else None,
         )
 
     def metadata(self) -> dict[str, str]:
@@ -78,6 +86,9 @@ class CollectionStamp:
             CONTEXT_METADATA_KEY: encode_parts(self.context or {}),
             PARAMETERS_METADATA_KEY: encode_parts(self.parameters or {}),
             RECORD_METADATA_KEY: self.record,
+            OBJECTS_METADATA_KEY: (
+                None if self.object_count is None else str(self.object_count)
+            ),
         }
         return {key: value for key, value in values.items() if value}
 
@@ -110,6 +121,14 @@ class DeployedState:
 
     def hashed_names(self) -> set[str]:
         return set((self.paths or {}).values())
+
+    def object_count(self) -> int:
+        """How many objects the collection has on S3, as recorded; a release
+        recorded without the count is counted by its manifest's names (its
+        compressed variants are unknown)."""
+        if self.stamp.object_count is not None:
+            return self.stamp.object_count
+        return len(self.collection_names())
 
 
 def context_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
@@ -161,3 +180,34 @@ def full_upload_reason(
         )
         return "upload parameters changed: " + ", ".join(changed)
     return None
+
+
+def reusable_paths(
+    deployed: DeployedState,
+    context: Mapping[str, str],
+    parameters: Mapping[str, str] | None,
+) -> tuple[dict[str, str] | None, str | None]:
+    """``(deployed paths whose files can be reused, None)``, or ``(None, why
+    everything is uploaded again)``; ``parameters`` as for
+    :func:`full_upload_reason`."""
+    reason = full_upload_reason(deployed, context, parameters)
+    return (None if reason else deployed.paths), reason
+
+
+def serves(
+    deployed: DeployedState,
+    sources: str,
+    reusable: Mapping[str, str] | None,
+    present: Collection[str] | None,
+) -> bool:
+    """Whether S3 already serves what ``sources`` would publish: the deployed
+    release was made from them, its files can be reused (``reusable``, from
+    :func:`reusable_paths`) and S3 holds every one of them (``present``: every
+    name S3 holds, when a listing was made)."""
+    if deployed.paths is None or deployed.stamp.sources != sources:
+        return False
+    if reusable is None:
+        return False
+    return present is None or all(
+        name in present for name in deployed.collection_names()
+    )

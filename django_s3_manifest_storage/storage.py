@@ -28,12 +28,11 @@ from .configuration import (
     unknown_option_problem,
 )
 from .errors import SettingError, UnsafeObjectName, setting_reference
-from .hashing import hashing_customisations
+from .hashing import PostProcessResult, hashing_customisations
 from .object_parameters import GZIP_CONTENT_TYPES, write_parameters
 from .options import SyncOptions
 from .remote import RemoteObject, fetch_object
 from .retries import with_default_retries
-from .run import PostProcessResult
 from .run_mode import RunModeFileOperations
 
 if TYPE_CHECKING:

@@ -294,6 +294,25 @@ def static_source(tmp_path: Path) -> StaticSource:
     return source
 
 
+# Compressible files that are neither CSS nor JS: whitenoise writes .gz
+# variants of their unhashed originals as well as of their hashed names.
+COMPRESSIBLE = {
+    "img/logo.svg": b"<svg xmlns='http://www.w3.org/2000/svg'>"
+    + b" " * 400
+    + b"</svg>",
+    "docs/readme.txt": b"read me\n" * 100,
+    "data/table.json": b'{"rows": [' + b"1, " * 200 + b"1]}",
+    "js/app.js.map": b'{"version": 3, "mappings": "' + b"AAAA;" * 100 + b'"}',
+}
+
+
+@pytest.fixture
+def compressible_source(static_source: StaticSource) -> StaticSource:
+    for name, content in COMPRESSIBLE.items():
+        static_source.write(name, content)
+    return static_source
+
+
 Deploy = Callable[..., Any]
 
 # Incremental hashing is off unless a test turns it on: its record is one

@@ -30,24 +30,6 @@ from .conftest import BACKEND, Deploy, S3Bucket, StaticSource, saves_failing_at
 WHITENOISE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
-# Compressible files that are neither CSS nor JS: whitenoise writes .gz
-# variants of their unhashed originals as well as of their hashed names.
-COMPRESSIBLE = {
-    "img/logo.svg": b"<svg xmlns='http://www.w3.org/2000/svg'>"
-    + b" " * 400
-    + b"</svg>",
-    "docs/readme.txt": b"read me\n" * 100,
-    "data/table.json": b'{"rows": [' + b"1, " * 200 + b"1]}",
-    "js/app.js.map": b'{"version": 3, "mappings": "' + b"AAAA;" * 100 + b'"}',
-}
-
-
-@pytest.fixture
-def compressible_source(static_source: StaticSource) -> StaticSource:
-    for name, content in COMPRESSIBLE.items():
-        static_source.write(name, content)
-    return static_source
-
 
 def test_whitenoise_variants_are_sent_once_with_their_file_s_policy(
     s3: S3Bucket, deploy: Deploy, compressible_source: StaticSource

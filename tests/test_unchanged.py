@@ -56,6 +56,7 @@ def test_unchanged_sources_skip_hashing_and_uploads(
 SOURCES = "collection-sources"
 CONTEXT = "collection-context"
 PARAMETERS = "collection-parameters"
+OBJECTS = "collection-objects"
 
 
 def test_the_manifest_records_what_it_was_made_from(
@@ -67,7 +68,9 @@ def test_the_manifest_records_what_it_was_made_from(
 
     deploy()
     first = recorded()
-    assert set(first) == {SOURCES, CONTEXT, PARAMETERS}
+    assert set(first) == {SOURCES, CONTEXT, PARAMETERS, OBJECTS}
+    # Every object of the collection, the manifest aside.
+    assert int(first[OBJECTS]) == len(s3.object_keys("static/")) - 1
     assert re.fullmatch(r"[0-9a-f]{64}", first[SOURCES]), first
     # One entry per part of the context and per upload parameter, so a change
     # can be named.
@@ -237,3 +240,35 @@ def test_changed_redeploy_stages_the_whole_collection(
 
     staged = {p.relative_to(static_root).as_posix() for p in static_root.rglob("*")}
     assert {*storage.hashed_files, *storage.hashed_files.values()} <= staged
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_unchanged_counts_the_same_objects_whether_hashing_runs_or_not(
+    s3: S3Bucket,
+    deploy: Deploy,
+    compressible_source: StaticSource,
+    incremental: bool,
+) -> None:
+    options = {"local_storage_class": WHITENOISE, "incremental_hashing": incremental}
+    deploy(**options)
+    bookkeeping = {MANIFEST_KEY, f"{MANIFEST_KEY}.sources"}
+    needed = [key for key in s3.object_keys("static/") if key not in bookkeeping]
+    # whitenoise's variants are among them, of unhashed originals too.
+    assert "static/img/logo.svg.gz" in needed
+    s3.clear_log()
+
+    skipped = deploy(**options)
+    hashed = deploy(skip_unchanged=False, **options)
+    skipped_dry = deploy(dry_run=True, **options)
+    hashed_dry = deploy(dry_run=True, skip_unchanged=False, **options)
+
+    assert skipped.last_publish.reused_deployed
+    assert hashed.last_publish.hashing.incremental is incremental
+    assert s3.counts()["PUT"] == 0
+    assert (
+        skipped.last_publish.unchanged
+        == hashed.last_publish.unchanged
+        == skipped_dry.last_dry_run.unchanged
+        == hashed_dry.last_dry_run.unchanged
+        == len(needed)
+    )

@@ -23,7 +23,9 @@ from .conftest import Deploy, S3Bucket, StaticSource
 # Without the fast extra (the ``tests`` sessions) there is nothing to test.
 obstore = pytest.importorskip("obstore")
 
-from django_s3_manifest_storage.obstore_engine import obstore_request  # noqa: E402
+from django_s3_manifest_storage.obstore_parameters import (  # noqa: E402
+    obstore_request,
+)
 
 # What a head_object answer says about the stored object, not the request.
 COMPARED = (
