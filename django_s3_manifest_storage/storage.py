@@ -34,6 +34,7 @@ from .options import SyncOptions
 from .remote import RemoteObject, fetch_object
 from .retries import with_default_retries
 from .run_mode import RunModeFileOperations
+from .service_models import shared_service_models
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -231,6 +232,13 @@ class ManifestSyncS3Storage(RunModeFileOperations, ManifestFilesMixin, S3StaticS
         return results
 
     # S3 ----------------------------------------------------------------------
+
+    def _create_session(self) -> Any:
+        """django-storages' session, sharing the process's one loader of
+        botocore's service models (see ``service_models``)."""
+        session = super()._create_session()
+        session._session.register_component("data_loader", shared_service_models())
+        return session
 
     @cached_property
     def s3_client(self) -> S3Client:
