@@ -36,7 +36,7 @@ from .references import NeedsFullPass
 from .reports import DryRunReport, Hashing, PublishReport
 from .staging import Staging
 from .stamp import DeployedState
-from .waves import publish_plan
+from .waves import publish_plan, sent_with_the_manifest
 
 if TYPE_CHECKING:
     from .storage import ManifestSyncS3Storage
@@ -178,13 +178,23 @@ class CollectRun:
             for _name, _processed, result in results:
                 if isinstance(result, Exception):
                     raise result
+            # A dry run stages in a temporary directory: writing the record
+            # there changes nothing, and its size is what a deploy sends.
             plan = deployment.plan(
-                self.staging.root, deployed, sources, context, also_staged=also_staged
+                self.staging.root,
+                deployed,
+                sources,
+                context,
+                also_staged=also_staged,
+                sidecar=incremental.write_record(digests, recorder, kept, also_staged)
+                if incremental.recording
+                else None,
             )
+            companions = sent_with_the_manifest(deployment, plan)
             self.dry_run_report = DryRunReport(
                 destination=deployment.url,
-                uploads=tuple(plan.upload_names),
-                upload_bytes=plan.upload_bytes,
+                uploads=(*plan.upload_names, *companions),
+                upload_bytes=plan.upload_bytes + sum(companions.values()),
                 unchanged=plan.publish.unchanged,
                 deletions=deployment.pruning.stale_names(plan.local_paths),
                 full_upload_reason=plan.full_upload_reason,

@@ -45,9 +45,7 @@ def publish_plan(
         [name for name in wave if name not in sent_early and name not in resumed]
         for wave in plan.publish.waves
     ]
-    history = None
-    if plan.publish.manifest and deployment.policy.keep_releases is not None:
-        history = _history_name(deployment.manifest_name, plan.local_manifest)
+    history = history_copy(deployment, plan)
     uploaded = dict(sent_early)
     # The progress counts every object this run sends: those sent while
     # hashing went on are done already; a history copy and the record of
@@ -113,6 +111,26 @@ def publish_plan(
         resumed=len(resumed),
         full_upload_reason=plan.full_upload_reason,
     )
+
+
+def history_copy(deployment: Deployment, plan: DeployPlan) -> str | None:
+    """The name of the manifest's copy kept for rollbacks, when releases are
+    kept and the manifest is sent."""
+    if plan.publish.manifest and deployment.policy.keep_releases is not None:
+        return _history_name(deployment.manifest_name, plan.local_manifest)
+    return None
+
+
+def sent_with_the_manifest(deployment: Deployment, plan: DeployPlan) -> dict[str, int]:
+    """``{name: bytes}`` of what a publish sends besides the plan's waves:
+    the history copy and the record of sources; a dry run counts them too."""
+    extra: dict[str, int] = {}
+    history = history_copy(deployment, plan)
+    if history is not None and plan.publish.manifest:
+        extra[history] = plan.sizes[plan.publish.manifest]
+    if plan.sidecar is not None:
+        extra[plan.sidecar] = plan.sizes[plan.sidecar]
+    return extra
 
 
 def _upload(

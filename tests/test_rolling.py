@@ -225,6 +225,26 @@ def test_dry_run_lists_exactly_what_the_deploy_uploads(
     assert "would delete data/config.json" in text
 
 
+def test_dry_run_counts_the_history_copy_a_deploy_sends(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy(keep_releases=2)
+    static_source.write("img/bg.png", b"\x89PNG\r\n\x1a\n background v4")
+
+    planned = deploy(keep_releases=2, dry_run=True).last_dry_run
+    s3.clear_log()
+    published = deploy(keep_releases=2).last_publish
+
+    copies = [name for name in planned.uploads if ".history/" in name]
+    assert len(copies) == 1
+    assert len(planned.uploads) == len(published.uploaded) == s3.counts()["PUT"]
+    assert planned.upload_bytes == published.uploaded_bytes
+    # The copy's name carries the time it is made; the rest are the same.
+    assert {name for name in planned.uploads if ".history/" not in name} == {
+        name for name in published.uploaded if ".history/" not in name
+    }
+
+
 def test_dry_run_of_an_unchanged_project_plans_nothing(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
