@@ -34,6 +34,7 @@ from .options import SyncOptions
 from .remote import RemoteObject, fetch_object
 from .retries import with_default_retries
 from .run_mode import RunModeFileOperations
+from .run_urls import RunModeURLs
 from .service_models import shared_service_models
 
 if TYPE_CHECKING:
@@ -42,7 +43,12 @@ if TYPE_CHECKING:
     from .reports import DryRunReport, PublishReport
 
 
-class ManifestSyncS3Storage(RunModeFileOperations, ManifestFilesMixin, S3StaticStorage):  # type: ignore[misc]
+class ManifestSyncS3Storage(  # type: ignore[misc]
+    RunModeFileOperations,
+    ManifestFilesMixin,
+    RunModeURLs,
+    S3StaticStorage,  # type: ignore[misc]
+):
     """A drop-in ``S3ManifestStaticStorage`` that collects locally and uploads
     only what the deployed manifest lacks.
 
