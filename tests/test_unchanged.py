@@ -272,3 +272,56 @@ def test_unchanged_counts_the_same_objects_whether_hashing_runs_or_not(
         == hashed_dry.last_dry_run.unchanged
         == len(needed)
     )
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_a_one_file_change_counts_unchanged_among_the_collection_only(
+    s3: S3Bucket,
+    deploy: Deploy,
+    compressible_source: StaticSource,
+    incremental: bool,
+) -> None:
+    # "Uploaded" counts every PUT, the manifest, its history copy and the
+    # record of sources included; "unchanged" counts objects of the
+    # collection only. So uploaded + unchanged exceeds the collection by the
+    # bookkeeping objects sent, while unchanged + the collection's objects
+    # sent is the collection, as in an unchanged redeploy's figure.
+    options = {
+        "local_storage_class": WHITENOISE,
+        "incremental_hashing": incremental,
+        "keep_releases": 3,
+    }
+    deploy(**options)
+    objects = int(s3.head(MANIFEST_KEY)["Metadata"][OBJECTS])
+    s3.clear_log()
+    assert deploy(**options).last_publish.unchanged == objects
+
+    compressible_source.write(
+        "img/logo.svg", b"<svg xmlns='x'>" + b" " * 400 + b"</svg>"
+    )
+    planned = deploy(dry_run=True, **options).last_dry_run
+    storage = deploy(**options)
+
+    report = storage.last_publish
+    sent = s3.put_keys()
+    assert sorted(f"static/{name}" for name in report.uploaded) == sorted(sent)
+    bookkeeping = {
+        key for key in sent if key == MANIFEST_KEY or key.startswith(f"{MANIFEST_KEY}.")
+    }
+    # The manifest and its history copy, and the record with incremental
+    # hashing.
+    assert len(bookkeeping) == (3 if incremental else 2)
+    # The original, the new hashed name and their variants (.br when brotli
+    # is installed); the old hashed name stays on S3 for the kept release.
+    hashed = storage.hashed_files["img/logo.svg"]
+    logo = {
+        key
+        for key in s3.object_keys("static/img/")
+        if key.removesuffix(".gz").removesuffix(".br")
+        in {"static/img/logo.svg", f"static/{hashed}"}
+    }
+    assert f"static/{hashed}.gz" in logo
+    assert set(sent) - bookkeeping == logo
+    # The new logo replaces the old one in the collection: the same count.
+    assert int(s3.head(MANIFEST_KEY)["Metadata"][OBJECTS]) == objects
+    assert report.unchanged == planned.unchanged == objects - len(logo)
