@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,7 @@ class Uploader:
 
     def upload_wave(
         self,
-        uploads: Sequence[Upload],
+        uploads: Iterable[Upload],
         on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
         *,
         retry_delays: Sequence[float] = (),
@@ -98,9 +99,11 @@ class Uploader:
         """Upload every file; return the failures (all of them, not just the
         first). When every failure is one a retry may cure, the failed files
         are tried again after each of ``retry_delays``, with half as many in
-        flight each time: a throttled bucket gets time and fewer requests."""
+        flight each time: a throttled bucket gets time and fewer requests.
+        ``uploads`` is read as the uploads go: an iterator keeps only those
+        in flight in memory."""
         concurrency = self.concurrency
-        pending = list(uploads)
+        pending: Iterable[Upload] = uploads
         for delay in (*retry_delays, None):
             failures = self._upload_once(pending, on_uploaded, concurrency)
             if delay is None or not failures:
@@ -114,27 +117,43 @@ class Uploader:
 
     def _upload_once(
         self,
-        uploads: Sequence[Upload],
+        uploads: Iterable[Upload],
         on_uploaded: Callable[[Upload, int], None],
         concurrency: int,
     ) -> list[UploadFailure]:
-        if not uploads:
-            return []
         failures: list[UploadFailure] = []
-        workers = min(concurrency, len(uploads))
-        with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
-            futures = {
-                pool.submit(self.upload_one, upload): upload for upload in uploads
-            }
-            for future in as_completed(futures):
-                upload = futures[future]
+        workers = concurrency  # started as uploads come: none for none
+        # A few uploads per thread keep every thread busy; a Future per file
+        # of a 100,000-file wave would only hold memory.
+        backlog = workers * IN_POOL_PER_THREAD
+        running: dict[Future[int], Upload] = {}
+
+        def collect(done: set[Future[int]]) -> None:
+            for future in done:
+                upload = running.pop(future)
                 try:
                     size = future.result()
                 except UPLOAD_ERRORS as error:
                     failures.append(upload_failure(upload, error))
                 else:
                     on_uploaded(upload, size)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
+            for upload in uploads:
+                if len(running) >= backlog:
+                    collect(wait(running, return_when=FIRST_COMPLETED).done)
+                running[pool.submit(self.upload_one, upload)] = upload
+            collect(wait(running).done)
         return failures
+
+    def close(self) -> None:
+        """Release what the engine holds between waves (nothing here)."""
+
+
+# Uploads in a pool (running or queued) per upload thread: enough that a
+# thread never waits for the next one, few enough that memory does not grow
+# with the number of files.
+IN_POOL_PER_THREAD = 4
 
 
 # What an upload can raise: S3's answer, the network, the local file (and
@@ -180,6 +199,8 @@ class BackgroundUploads:
 
     Hashed names of files that hashing will not touch again are final as soon
     as Django yields them, so they can go to S3 while the rest is hashed.
+    ``submit`` waits while the queue is full: when S3 is slower than hashing,
+    the backlog stays in the files not yet hashed instead of in memory.
     """
 
     def __init__(self, uploader: Uploader) -> None:
@@ -187,36 +208,50 @@ class BackgroundUploads:
         self.pool = ThreadPoolExecutor(
             uploader.concurrency, thread_name_prefix="s3-early-upload"
         )
-        self.futures: dict[str, tuple[Upload, Future[int]]] = {}
+        self._free_slots = threading.Semaphore(
+            uploader.concurrency * IN_POOL_PER_THREAD
+        )
+        self._lock = threading.Lock()
+        self._submitted: set[str] = set()
+        self.sent: dict[str, int] = {}
+        self.failures: list[UploadFailure] = []
+        self._unexpected: list[BaseException] = []
 
     def submit(self, upload: Upload) -> None:
-        if upload.name not in self.futures:
-            future = self.pool.submit(self.uploader.upload_one, upload)
-            self.futures[upload.name] = (upload, future)
+        if upload.name in self._submitted:
+            return
+        self._submitted.add(upload.name)
+        self._free_slots.acquire()
+        future = self.pool.submit(self.uploader.upload_one, upload)
+        future.add_done_callback(lambda done: self._record(upload, done))
+
+    def _record(self, upload: Upload, future: Future[int]) -> None:
+        try:
+            if future.cancelled():
+                return
+            error = future.exception()
+            with self._lock:
+                if error is None:
+                    self.sent[upload.name] = future.result()
+                elif isinstance(error, UPLOAD_ERRORS):
+                    self.failures.append(upload_failure(upload, error))
+                else:
+                    self._unexpected.append(error)
+        finally:
+            self._free_slots.release()
 
     def finish(self) -> tuple[dict[str, int], list[UploadFailure]]:
         """Wait for every upload: ``({name: bytes sent}, failures)``."""
-        sent: dict[str, int] = {}
-        failures: list[UploadFailure] = []
-        try:
-            for name, (upload, future) in self.futures.items():
-                try:
-                    sent[name] = future.result()
-                except UPLOAD_ERRORS as error:
-                    failures.append(upload_failure(upload, error))
-        finally:
-            self.pool.shutdown(wait=True)
-        return sent, failures
+        self.pool.shutdown(wait=True)
+        if self._unexpected:
+            raise self._unexpected[0]
+        return self.sent, self.failures
 
     def cancel(self) -> dict[str, int]:
         """Stop what has not started (hashing failed: nothing will publish);
         return ``{name: bytes}`` of the uploads that completed."""
         self.pool.shutdown(wait=True, cancel_futures=True)
-        return {
-            name: future.result()
-            for name, (_upload, future) in self.futures.items()
-            if not future.cancelled() and future.exception() is None
-        }
+        return self.sent
 
 
 def failure_message(bucket: str, failures: Sequence[UploadFailure]) -> str:

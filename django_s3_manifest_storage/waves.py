@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,16 +77,24 @@ def publish_plan(
         for wave in waves:
             if not wave:
                 continue
-            uploads = [
+            # Made as they go: a wave of 100,000 names holds only the
+            # uploads in flight.
+            uploads: Iterable[Upload] = (
                 objects.upload(staging, name, is_hashed(name, hashed_names))
                 for name in wave
-            ]
-            if wave == [plan.publish.manifest]:
-                uploads = [_with_metadata(uploads[0], plan.stamp.metadata())]
+            )
+            if manifest is not None and wave == [manifest]:
+                live = _with_metadata(
+                    objects.upload(
+                        staging, manifest, is_hashed(manifest, hashed_names)
+                    ),
+                    plan.stamp.metadata(),
+                )
+                uploads = [live]
                 if history is not None:
                     # The copy goes first: pruning keeps only the releases
                     # it has copies of, so the live one must have one.
-                    copy = _renamed(uploads[0], history, deployment.prefix)
+                    copy = _renamed(live, history, deployment.prefix)
                     _upload(deployment, [copy])
                     # An object S3 received: the summary counts it too.
                     uploaded[history] = history_size
@@ -135,7 +143,7 @@ def sent_with_the_manifest(deployment: Deployment, plan: DeployPlan) -> dict[str
 
 def _upload(
     deployment: Deployment,
-    uploads: Sequence[Upload],
+    uploads: Iterable[Upload],
     on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
 ) -> None:
     raise_for_failures(
