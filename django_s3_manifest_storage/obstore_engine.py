@@ -18,20 +18,15 @@ from the storage's boto3 session, and failures become botocore's exceptions
 (``obstore_errors``), so messages, fixes and retries are the boto3 path's.
 obstore's own retries are off: each PUT is retried here like botocore's
 standard retry mode does.
-
-Requests go through obstore's async API on one event loop (``EventLoopThread``),
-started at the first upload and stopped by ``close()`` at the end of the run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import obstore
 from boto3.s3.transfer import TransferConfig
@@ -49,8 +44,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger("django_s3_manifest_storage.obstore")
-
-T = TypeVar("T")
 
 # Never expires within a deploy: boto3 has no overall request timeout either.
 NO_OVERALL_TIMEOUT = timedelta(days=1)
@@ -76,7 +69,6 @@ class ObstoreUploader(Uploader):
         self.credentials = SessionCredentials(credentials)
         self._stores: dict[tuple[tuple[str, str], ...], S3Store] = {}
         self._lock = threading.Lock()
-        self._loop: EventLoopThread | None = None
         self.sent_by_obstore = 0
         """PUTs obstore made (tests tell the two paths apart by it)."""
 
@@ -89,12 +81,20 @@ class ObstoreUploader(Uploader):
         else:
             if upload.path.stat().st_size >= self.transfer_config.multipart_threshold:
                 return super().upload_one(upload)
+            # Read here: given the path, obstore reads the file itself, and
+            # a large deploy's process held about 40 MB more.
             body = upload.path.read_bytes()
         store = self._store(request.headers)
         attempt = 1
         while True:
             try:
-                self._requests().run(_put(store, upload.key, body, request.attributes))
+                obstore.put(
+                    store,
+                    upload.key,
+                    body,
+                    attributes=request.attributes,
+                    use_multipart=False,
+                )
             except (ObstoreError, FileNotFoundError) as error:
                 # FileNotFoundError: obstore's answer to a 404 (NoSuchBucket);
                 # the local file was read above.
@@ -113,18 +113,6 @@ class ObstoreUploader(Uploader):
                 with self._lock:
                     self.sent_by_obstore += 1
                 return len(body)
-
-    def _requests(self) -> EventLoopThread:
-        with self._lock:
-            if self._loop is None:
-                self._loop = EventLoopThread("s3-obstore")
-            return self._loop
-
-    def close(self) -> None:
-        with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.close()
 
     def _store(self, headers: tuple[tuple[str, str], ...]) -> S3Store:
         with self._lock:
@@ -166,36 +154,3 @@ class ObstoreUploader(Uploader):
             retry_config={"max_retries": 0},
             credential_provider=self.credentials,  # type: ignore[arg-type]
         )
-
-
-async def _put(
-    store: S3Store, key: str, body: bytes, attributes: dict[str, str]
-) -> None:
-    await obstore.put_async(
-        store, key, body, attributes=attributes, use_multipart=False
-    )
-
-
-class EventLoopThread:
-    """One asyncio loop, on a thread of its own, that runs every request.
-
-    obstore's blocking ``put`` runs each request on the calling thread, so
-    each of N upload threads gets its own malloc arena for the HTTP client's
-    buffers (tens of MB on a large deploy). ``put_async`` hands the request to
-    obstore's runtime threads instead; the upload threads only wait.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name=name, daemon=True
-        )
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from boto3.exceptions import S3UploadFailedError
@@ -127,27 +128,30 @@ class Uploader:
         # of a 100,000-file wave would only hold memory.
         backlog = workers * IN_POOL_PER_THREAD
         running: dict[Future[int], Upload] = {}
+        # Finished uploads, in the order they finish: taking the next one is
+        # O(1), where ``wait()`` would look at every future in the pool.
+        finished: SimpleQueue[Future[int]] = SimpleQueue()
 
-        def collect(done: set[Future[int]]) -> None:
-            for future in done:
-                upload = running.pop(future)
-                try:
-                    size = future.result()
-                except UPLOAD_ERRORS as error:
-                    failures.append(upload_failure(upload, error))
-                else:
-                    on_uploaded(upload, size)
+        def collect_one() -> None:
+            future = finished.get()
+            upload = running.pop(future)
+            try:
+                size = future.result()
+            except UPLOAD_ERRORS as error:
+                failures.append(upload_failure(upload, error))
+            else:
+                on_uploaded(upload, size)
 
         with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
             for upload in uploads:
                 if len(running) >= backlog:
-                    collect(wait(running, return_when=FIRST_COMPLETED).done)
-                running[pool.submit(self.upload_one, upload)] = upload
-            collect(wait(running).done)
+                    collect_one()
+                future = pool.submit(self.upload_one, upload)
+                running[future] = upload
+                future.add_done_callback(finished.put)
+            while running:
+                collect_one()
         return failures
-
-    def close(self) -> None:
-        """Release what the engine holds between waves (nothing here)."""
 
 
 # Uploads in a pool (running or queued) per upload thread: enough that a

@@ -108,7 +108,6 @@ class CollectRun:
             if not self.succeeded and self.deployment.resume is not None:
                 self.deployment.resume.save()
         finally:
-            self.deployment.uploader.close()
             self.staging.discard()
 
     # The work ------------------------------------------------------------
