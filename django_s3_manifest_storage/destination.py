@@ -32,7 +32,7 @@ class Destination(Protocol):
     def should_gzip(self, parameters: dict[str, Any]) -> bool: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     """How one object is stored."""
 

@@ -35,24 +35,28 @@ def staged_names(root: Path) -> set[str]:
     return names
 
 
-def filesystem_source(content: Any) -> Path | None:
+def filesystem_source(content: Any) -> str | None:
     """The on-disk path of a file object opened from a FileSystemStorage."""
     name = getattr(content, "name", None)
     if isinstance(name, str) and os.path.isabs(name) and os.path.isfile(name):
-        return Path(name)
+        return name
     return None
 
 
 class DeferredCopies:
-    """Pending ``name -> source path`` copies into a staging root."""
+    """Pending ``name -> source path`` copies into a staging root.
+
+    Paths are kept as strings: one entry per collected file, and a ``Path``
+    costs several times the memory of its string.
+    """
 
     def __init__(self) -> None:
-        self.pending: dict[str, Path] = {}
+        self.pending: dict[str, str] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self.pending
 
-    def record(self, name: str, source: Path) -> None:
+    def record(self, name: str, source: str) -> None:
         self.pending[name] = source
 
     def forget(self, name: str) -> None:
@@ -69,7 +73,7 @@ class DeferredCopies:
             _copy(source, root / name)
 
 
-def _copy(source: Path, destination: Path) -> None:
+def _copy(source: str, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, destination)
 
@@ -102,10 +106,10 @@ class Staging:
     def materialize_all(self) -> None:
         self.deferred.materialize_all(self.root)
 
-    def stage_source(self, name: str, source: Path) -> None:
+    def stage_source(self, name: str, source: str | Path) -> None:
         """Make ``source`` the staged file ``name`` (copied on first use)."""
         if not self.exists(name):
-            self.deferred.record(name, source)
+            self.deferred.record(name, str(source))
 
     def stage_found(
         self,
@@ -119,7 +123,7 @@ class Staging:
             if self.exists(name):
                 continue
             try:
-                self.stage_source(name, Path(source_storage.path(path)))
+                self.stage_source(name, source_storage.path(path))
             except NotImplementedError:
                 with source_storage.open(path) as source:
                     self.files.save(name, source)
