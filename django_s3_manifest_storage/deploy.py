@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .command import CommandOptions
@@ -33,7 +32,7 @@ from .publish import Uploader
 from .remote import ListedObject, fetch_object, list_objects
 from .reports import PublishReport
 from .resume import ResumeRecord
-from .staging import staged_names
+from .staging import Staging
 from .stamp import (
     CollectionStamp,
     DeployedState,
@@ -185,7 +184,7 @@ class Deployment:
 
     def plan(
         self,
-        staging: Path,
+        staging: Staging,
         deployed: DeployedState,
         sources: str | None,
         context: Mapping[str, str],
@@ -195,20 +194,20 @@ class Deployment:
     ) -> DeployPlan:
         """``also_staged``: names of the collection a full pass would have
         staged and S3 holds already (files incremental hashing kept)."""
-        local_manifest = (staging / self.manifest_name).read_bytes()
+        local_manifest = staging.file(self.manifest_name).read_bytes()
         try:
             local_paths = parse_manifest_paths(local_manifest)
         except InvalidManifest as problem:
             raise PublishError(
-                f"The manifest just written to {staging / self.manifest_name} is "
+                f"The manifest just written to {staging.file(self.manifest_name)} is "
                 f"unusable ({problem}); nothing was uploaded."
             ) from problem
         hashed_names = set(local_paths.values())
         record = None
         if sidecar is not None:
-            with (staging / sidecar).open("rb") as stream:
+            with staging.file(sidecar).open("rb") as stream:
                 record = content_digest(stream)
-        staged = staged_names(staging).union(also_staged)
+        staged = staging.names().union(also_staged)
         stamp = CollectionStamp(
             sources,
             dict(context),
@@ -229,11 +228,13 @@ class Deployment:
                 remote_names=self.remote_names(),
             )
         except StagedFileMissing as missing:
-            raise PublishError(f"{missing} (staging directory: {staging})") from missing
+            raise PublishError(
+                f"{missing} (staging directory: {staging.root})"
+            ) from missing
         uploads = [name for wave in publish.waves for name in wave]
         if sidecar is not None and publish.manifest:
             uploads.append(sidecar)
-        sizes = {name: (staging / name).stat().st_size for name in uploads}
+        sizes = {name: staging.file(name).stat().st_size for name in uploads}
         return DeployPlan(
             publish,
             local_manifest,

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .fingerprint import parameters_digests
 from .plan import is_hashed
 from .publish import Upload
 from .resume import Entry, file_md5
 from .resume import parameters_digest as resume_digest
+
+if TYPE_CHECKING:
+    from .staging import Staging
 
 
 class Destination(Protocol):
@@ -78,20 +80,20 @@ class ObjectSettings:
             for name in names
         )
 
-    def resume_entry(self, staging: Path, name: str, hashed: bool) -> Entry:
+    def resume_entry(self, staging: Staging, name: str, hashed: bool) -> Entry:
         """How ``name`` would be stored: its parameters, and the MD5 of an
         unhashed name's bytes (a hashed name is content-addressed)."""
         parameters = resume_digest(self.parameters(name, hashed))
-        return parameters, "" if hashed else file_md5(staging / name)
+        return parameters, "" if hashed else file_md5(staging.file(name))
 
-    def upload(self, staging: Path, name: str, hashed: bool) -> Upload:
+    def upload(self, staging: Staging, name: str, hashed: bool) -> Upload:
         stored = self.stored(name, hashed)
         parameters = dict(stored.parameters)
         if stored.gzip:
             parameters["ContentEncoding"] = "gzip"
         return Upload(
             name=name,
-            path=staging / name,
+            path=staging.file(name),
             key=stored.key,
             parameters=parameters,
             gzip=stored.gzip,

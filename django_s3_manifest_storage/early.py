@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.contrib.staticfiles.utils import matches_patterns
@@ -14,6 +13,7 @@ from .resume import Entry, ResumeRecord
 
 if TYPE_CHECKING:
     from .deploy import Deployment
+    from .staging import Staging
 
 
 class EarlyUploads:
@@ -29,7 +29,7 @@ class EarlyUploads:
     def __init__(
         self,
         deployment: Deployment,
-        staging: Path,
+        staging: Staging,
         on_s3: Collection[str],
         resume: ResumeRecord,
         rewritable: list[str],

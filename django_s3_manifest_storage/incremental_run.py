@@ -34,7 +34,7 @@ from .incremental import (
 from .manifest import InvalidManifest, parse_manifest_paths
 from .references import ReferenceRecorder
 from .remote import fetch_object
-from .staging import Staging, staged_names
+from .staging import Staging
 from .stamp import DeployedState
 
 if TYPE_CHECKING:
@@ -145,8 +145,12 @@ class IncrementalHashing:
         self, paths: dict[str, Any], options: Mapping[str, Any]
     ) -> tuple[Iterator[PostProcessResult], ReferenceRecorder, Any]:
         """A full pass, its references recorded when incremental hashing is on."""
-        self.staging.stage_found(paths)
         hasher = self.hasher()
+        # The storage itself hashes through the staging directory, which
+        # reads deferred files from their sources; local_storage_class reads
+        # its directory itself.
+        own = hasher is self.storage and self.staging.temporary
+        self.staging.stage_found(paths, () if own else None)
         recorder = ReferenceRecorder()
         results = hash_files(self.storage, hasher, paths, options)
         return self._recorded(recorder, hasher, results), recorder, hasher
@@ -183,7 +187,7 @@ class IncrementalHashing:
             dict(digests),
             references_of(previous, kept, recorder.references),
             tuple(
-                collection_objects(staged_names(root).union(also_staged), local_paths)
+                collection_objects(self.staging.names().union(also_staged), local_paths)
             ),
         )
         name = record_name(manifest_name)

@@ -181,7 +181,7 @@ class CollectRun:
             # A dry run stages in a temporary directory: writing the record
             # there changes nothing, and its size is what a deploy sends.
             plan = deployment.plan(
-                self.staging.root,
+                self.staging,
                 deployed,
                 sources,
                 context,
@@ -206,7 +206,7 @@ class CollectRun:
         if early:
             self.early = EarlyUploads(
                 deployment,
-                self.staging.root,
+                self.staging,
                 deployment.on_s3_already(deployed, context),
                 deployment.start_resume(),
                 rewritable(hasher),
@@ -223,7 +223,7 @@ class CollectRun:
         if incremental.recording:
             sidecar = incremental.write_record(digests, recorder, kept, also_staged)
         plan = deployment.plan(
-            self.staging.root,
+            self.staging,
             deployed,
             sources,
             context,
@@ -231,7 +231,7 @@ class CollectRun:
             sidecar=sidecar,
         )
         self.report = replace(
-            publish_plan(deployment, self.staging.root, plan, sent), hashing=hashing
+            publish_plan(deployment, self.staging, plan, sent), hashing=hashing
         )
         self.succeeded = True
         storage.hashed_files = dict(plan.local_paths)

@@ -94,8 +94,8 @@ class RunModeFileOperations(StorageBase):
         run = self._current_run()
         if run is None:
             return super()._save(name, content)  # type: ignore[misc,no-any-return]
-        # Hashing writes here; the file must be on disk for early uploads.
-        return run.staging.files.save(name, content)
+        # Hashing writes here; the file must be readable for early uploads.
+        return run.staging.save_processed(name, content)
 
     def delete(self, name: str) -> None:
         run = self._current_run()

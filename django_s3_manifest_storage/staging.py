@@ -5,7 +5,12 @@ post-processing. When no source changed since the deployed release, nothing
 reads those copies (hashing and uploads are skipped), so copying thousands of
 files would be the bulk of a redeploy's work. A save of a file that lives on
 disk is therefore recorded, and the copy is made on first use: when the file
-is opened, listed or post-processed.
+is listed, or its path asked for.
+
+A temporary directory goes further: nobody reads it but this run, so a
+deferred file is read from its source (``file``, ``open``) and never copied.
+On some file systems creating a file costs more than uploading it (about
+0.6 ms of system CPU per file here, against about 0.5 ms per PUT).
 """
 
 from __future__ import annotations
@@ -106,6 +111,24 @@ class Staging:
     def materialize_all(self) -> None:
         self.deferred.materialize_all(self.root)
 
+    def file(self, name: str) -> Path:
+        """Where the staged file ``name`` can be read: its source, while its
+        copy is deferred."""
+        source = self.deferred.pending.get(name)
+        return self.root / name if source is None else Path(source)
+
+    def names(self) -> set[str]:
+        """Every staged name, deferred copies included."""
+        return staged_names(self.root).union(self.deferred.pending)
+
+    def save_processed(self, name: str, content: IO[Any]) -> str:
+        """Save what hashing produced. A temporary directory records a file
+        saved unchanged from disk (Django saves an image's hashed copy so)
+        like collectstatic's copies; anything else is written at once."""
+        if self.temporary:
+            return self.save(name, content)
+        return self.files.save(name, content)
+
     def stage_source(self, name: str, source: str | Path) -> None:
         """Make ``source`` the staged file ``name`` (copied on first use)."""
         if not self.exists(name):
@@ -118,7 +141,8 @@ class Staging:
     ) -> None:
         """Every found file in the staging directory (collectstatic saved
         them, unless this is a dry run or post_process was called directly);
-        only the ``needed`` ones are copied, when given."""
+        only the ``needed`` ones are copied, when given (``()``: none, the
+        others are read from their sources)."""
         for name, (source_storage, path) in paths.items():
             if self.exists(name):
                 continue
@@ -143,6 +167,8 @@ class Staging:
         return name in self.deferred or self.files.exists(name)
 
     def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        if self.temporary and mode == "rb" and name in self.deferred:
+            return File(self.file(name).open("rb"))
         self.deferred.materialize(self.root, name)
         return self.files.open(name, mode)
 

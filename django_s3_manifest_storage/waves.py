@@ -13,7 +13,6 @@ import datetime
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .plan import DeployPlan, history_name, is_hashed
@@ -23,11 +22,12 @@ from .reports import PublishReport
 
 if TYPE_CHECKING:
     from .deploy import Deployment
+    from .staging import Staging
 
 
 def publish_plan(
     deployment: Deployment,
-    staging: Path,
+    staging: Staging,
     plan: DeployPlan,
     sent_early: Mapping[str, int],
 ) -> PublishReport:

@@ -1,0 +1,67 @@
+"""A temporary staging directory holds only what hashing wrote: the rest is
+read from the sources, uploaded byte for byte. A persistent one (STATIC_ROOT)
+still ends up holding the whole collection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from django_s3_manifest_storage.staging import Staging, staged_names
+
+from .conftest import SOURCE_FILES, Deploy, S3Bucket, StaticSource
+
+# Neither CSS nor JS: Django saves their hashed copies unchanged.
+NOT_REWRITTEN = ("img/bg.png", "img/logo.png", "fonts/icons.woff2", "data/config.json")
+
+
+@pytest.fixture
+def staged_at_the_end(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """Names in each temporary staging directory just before it is removed."""
+    seen: list[set[str]] = []
+    discard = Staging.discard
+
+    def recording_discard(self: Staging) -> None:
+        if self.temporary:
+            seen.append(staged_names(self.root))
+        discard(self)
+
+    monkeypatch.setattr(Staging, "discard", recording_discard)
+    return seen
+
+
+def test_a_temporary_staging_directory_copies_no_file_it_can_read_from_its_source(
+    s3: S3Bucket, deploy: Deploy, staged_at_the_end: list[set[str]]
+) -> None:
+    deploy()
+
+    stored = s3.objects("static/")
+    paths = json.loads(stored["static/staticfiles.json"])["paths"]
+    for name in NOT_REWRITTEN:
+        assert stored[f"static/{name}"] == SOURCE_FILES[name]
+        assert stored[f"static/{paths[name]}"] == SOURCE_FILES[name]
+    assert stored["static/css/site.css"] == SOURCE_FILES["css/site.css"]
+
+    [staged] = staged_at_the_end
+    assert not staged & set(SOURCE_FILES)
+    assert not staged & {paths[name] for name in NOT_REWRITTEN}
+    # What hashing produced is written: the rewritten stylesheet.
+    assert paths["css/site.css"] in staged
+    assert b"bg." in stored[f"static/{paths['css/site.css']}"]
+
+
+def test_a_persistent_staging_directory_ends_with_the_whole_collection(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path: Path
+) -> None:
+    static_root = tmp_path / "static_root"
+
+    deploy(static_root=static_root)
+
+    paths = json.loads((static_root / "staticfiles.json").read_bytes())["paths"]
+    for name in NOT_REWRITTEN:
+        assert (static_root / name).read_bytes() == SOURCE_FILES[name]
+        assert (static_root / paths[name]).read_bytes() == SOURCE_FILES[name]
+    on_s3 = {key.removeprefix("static/") for key in s3.object_keys("static/")}
+    assert staged_names(static_root) == on_s3
