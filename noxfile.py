@@ -17,6 +17,7 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "tests",
+    "tests_obstore",
     "tests_s3_compatible",
 ]
 nox.options.error_on_missing_interpreters = True
