@@ -27,7 +27,8 @@ CONCURRENCY = 4
 FILES = 60
 
 
-def slow_server(s3: S3Bucket) -> Iterator[None]:
+@pytest.fixture
+def slow(s3: S3Bucket) -> Iterator[None]:
     """Every request takes 50 ms: without a bound, the whole list would be
     queued long before the first upload ends."""
     server = s3.bundled_server
@@ -36,11 +37,6 @@ def slow_server(s3: S3Bucket) -> Iterator[None]:
         yield
     finally:
         server.delay_seconds = 0.0
-
-
-@pytest.fixture
-def slow(s3: S3Bucket) -> Iterator[None]:
-    yield from slow_server(s3)
 
 
 def uploader_for(s3: S3Bucket) -> Uploader:
