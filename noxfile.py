@@ -220,9 +220,14 @@ def tests_ceph(session: nox.Session) -> None:
 
 @nox.session(python="3.12")
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff, and the architecture's contracts (``[tool.importlinter]`` in
+    pyproject.toml): import-linter reads the package's imports, so the
+    package is installed, without its dependencies."""
+    session.install("ruff", "import-linter>=2.1")
+    session.install("--no-deps", "-e", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.12")

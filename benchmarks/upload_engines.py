@@ -86,7 +86,7 @@ def boto3_client(endpoint: str, pool: int) -> Any:
     retries (retries.with_default_retries)."""
     from botocore.config import Config
 
-    from django_s3_manifest_storage.retries import DEFAULT_RETRIES
+    from django_s3_manifest_storage.s3 import DEFAULT_RETRIES
 
     return boto3_session().client(
         "s3",
@@ -96,7 +96,7 @@ def boto3_client(endpoint: str, pool: int) -> Any:
 
 
 def uploads_for(paths: list[Path], prefix: str) -> list[Any]:
-    from django_s3_manifest_storage.publish import Upload
+    from django_s3_manifest_storage.upload.uploader import Upload
 
     parameters = {
         "ContentType": "text/css",
@@ -113,9 +113,9 @@ def run_boto3_threads(
 ) -> Callable[[], int]:
     from boto3.s3.transfer import TransferConfig
 
-    from django_s3_manifest_storage.publish import Uploader
+    from django_s3_manifest_storage.upload.uploader import Boto3Uploader
 
-    uploader = Uploader(
+    uploader = Boto3Uploader(
         boto3_client(endpoint, concurrency),
         bucket,
         concurrency=concurrency,
@@ -135,8 +135,8 @@ def run_obstore_threads(
 ) -> Callable[[], int]:
     from boto3.s3.transfer import TransferConfig
 
-    from django_s3_manifest_storage.obstore_engine import ObstoreUploader
-    from django_s3_manifest_storage.obstore_settings import store_settings
+    from django_s3_manifest_storage.upload.obstore.engine import ObstoreUploader
+    from django_s3_manifest_storage.upload.obstore.settings import store_settings
 
     client = boto3_client(endpoint, concurrency)
     settings = store_settings(client, bucket, verify=None)

@@ -17,9 +17,14 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .configuration import bucket_problem, configured_location, location_problem
 from .errors import setting_reference
-from .options import DEFAULT_LOCAL_STORAGE_CLASS, SyncOptions
+from .options import (
+    DEFAULT_LOCAL_STORAGE_CLASS,
+    SyncOptions,
+    bucket_problem,
+    configured_location,
+    location_problem,
+)
 from .storage import ManifestSyncS3Storage
 
 NO_BUCKET = "django_s3_manifest_storage.E001"

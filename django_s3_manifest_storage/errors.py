@@ -49,6 +49,12 @@ class SettingError(PublishError, ImproperlyConfigured):
     """A setting makes publishing impossible; found before any upload."""
 
 
+class ReleaseRefused(CommandError):
+    """A release that cannot be read or must not go live: unknown, changed
+    or incomplete. A ``CommandError``, so the command exits with status 1
+    and this message."""
+
+
 class UnsafeObjectName(PublishError, SuspiciousFileOperation):
     """A name would become an S3 key outside the configured ``location``."""
 

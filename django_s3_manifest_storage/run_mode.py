@@ -9,13 +9,20 @@ next class in the MRO, django-storages' S3 storage.
 
 from __future__ import annotations
 
+import sys
 import threading
+import weakref
+from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
+from django.contrib.staticfiles.management.commands.collectstatic import (
+    Command as CollectstaticCommand,
+)
 from django.core.files.base import File
 
-from .command import CommandOptions, collectstatic_command_on_stack
-from .run import CollectRun
+from .collect.run import CollectRun
+from .collect.run_setup import RunSetup
+from .console import CommandOptions
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,12 +33,24 @@ if TYPE_CHECKING:
 else:
     StorageBase = object
 
+# The storage call, a wrapper or two, then one of collectstatic's methods.
+SEARCH_DEPTH = 6
+# collectstatic's methods that call the storage (a subclass overriding them
+# calls super(), so these frames are on the stack too).
+CALLING_METHODS = frozenset(
+    {"collect", "copy_file", "link_file", "delete_file", "clear_dir", "handle"}
+)
+
 
 class RunModeFileOperations(StorageBase):
     """A mixin for the storage class, before the S3 storage in its MRO."""
 
     _run: CollectRun | None
     _run_lock: threading.Lock
+
+    if TYPE_CHECKING:
+        # Given by the storage class.
+        def _run_setup(self) -> RunSetup: ...
 
     def _current_run(self) -> CollectRun | None:
         """The run this call belongs to, starting one when collectstatic
@@ -53,9 +72,12 @@ class RunModeFileOperations(StorageBase):
 
     def _start_run(self, command: Any) -> CollectRun:
         with self._run_lock:
-            options = CommandOptions.of(command)
-            run = CollectRun.start(self, options, command)  # type: ignore[arg-type]
+            run = CollectRun(self._run_setup(), CommandOptions.of(command), command)
             self._run = run
+        if command is not None:
+            # collectstatic failed before post_process: clean up when its
+            # command goes away, or at exit (Ctrl-C included).
+            weakref.finalize(command, self._end_run, run)
         return run
 
     def _end_run(self, run: CollectRun) -> None:
@@ -133,3 +155,17 @@ class RunModeFileOperations(StorageBase):
         if run is None:
             return super().get_created_time(name)
         return run.staging.get_created_time(name)
+
+
+def collectstatic_command_on_stack() -> CollectstaticCommand | None:
+    """The collectstatic command calling the storage, or None at run time."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(SEARCH_DEPTH):
+        if frame is None:
+            return None
+        if frame.f_code.co_name in CALLING_METHODS:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, CollectstaticCommand):
+                return candidate
+        frame = frame.f_back
+    return None

@@ -15,16 +15,17 @@ another thread, run time) goes to django-storages.
 
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from botocore.utils import percent_encode
 
+from .planning.names import is_clean
+
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
 
-    from .run import CollectRun
+    from .collect.run import CollectRun
 
     StorageBase = Storage
 else:
@@ -81,16 +82,6 @@ class RunModeURLs(StorageBase):
                         break
         self._url_base = (run, base)
         return base
-
-
-def is_clean(name: str) -> bool:
-    """A name whose key is the location joined with it, as it is: what every
-    hashed name Django asks for is."""
-    return (
-        "\\" not in name
-        and not name.startswith(("/", ".."))
-        and posixpath.normpath(name) == name
-    )
 
 
 def encoded_key(key: str) -> str:

@@ -7,9 +7,8 @@ and publication is remote; outside a run, the class is django-storages'
 
 from __future__ import annotations
 
-import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,33 +16,50 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.files.storage import Storage
+from django.core.files.base import ContentFile
 from storages.backends.s3 import S3StaticStorage
 from storages.utils import clean_name, safe_join
 
-from .configuration import (
+from .collect.hashing import (
+    HASHING_ATTRIBUTES,
+    HASHING_METHODS,
+    UNSERVED_BASE_URL,
+    PostProcessResult,
+    rewritable,
+)
+from .collect.run import RunResult
+from .collect.run_setup import RunSetup
+from .deploy.objects import GZIP_CONTENT_TYPES, write_parameters
+from .errors import SettingError, UnsafeObjectName, setting_reference
+from .lazy_manifest import LazyManifest
+from .options import (
+    SyncOptions,
     bucket_problem,
     configured_location,
     location_problem,
     unknown_option_problem,
 )
-from .errors import SettingError, UnsafeObjectName, setting_reference
-from .hashing import PostProcessResult, hashing_customisations
-from .object_parameters import GZIP_CONTENT_TYPES, write_parameters
-from .options import SyncOptions
-from .remote import RemoteObject, fetch_object
-from .retries import with_default_retries
+from .planning.names import is_clean
 from .run_mode import RunModeFileOperations
 from .run_urls import RunModeURLs
-from .service_models import shared_service_models
+from .s3 import (
+    RemoteObject,
+    S3Location,
+    fetch_object,
+    shared_service_models,
+    with_default_retries,
+)
+from .upload.engines import make_uploader
 
 if TYPE_CHECKING:
+    from botocore.credentials import Credentials
     from mypy_boto3_s3 import S3Client
 
-    from .reports import DryRunReport, PublishReport
+    from .console import DryRunReport, PublishReport
 
 
 class ManifestSyncS3Storage(  # type: ignore[misc]
+    LazyManifest,
     RunModeFileOperations,
     ManifestFilesMixin,
     RunModeURLs,
@@ -69,8 +85,8 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
         # ManifestFilesMixin reads the manifest in __init__; here it is read on
         # first use, so a collectstatic run never pays for a GET it ignores.
         self._constructed = False
-        self._manifest_paths: dict[str, str] | None = None
-        self._manifest_hash: str | None = None
+        self._manifest_paths = None
+        self._manifest_hash = None
         self._run = None
         self._run_lock = threading.Lock()
         # django-storages refuses a leading slash too, without naming the setting.
@@ -90,15 +106,7 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
         super().__init__(**options)
         self._constructed = True
         if self.sync_options.local_storage_class_set:
-            customised = hashing_customisations(type(self))
-            if customised:
-                raise SettingError(
-                    f"{type(self).__qualname__} customises hashing "
-                    f"({', '.join(customised)}), but hashing is done by "
-                    f"{setting_reference('local_storage_class')} = "
-                    f"{self.sync_options.local_storage_class!r}. Move the "
-                    "customisation to a subclass of that class."
-                )
+            self._refuse_hashing_customisations()
         else:
             # Hashing runs on this class: its manifest name is the one uploaded.
             self.local_storage_class = type(self)
@@ -113,6 +121,17 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
         )
         self.client_config = with_default_retries(self.client_config)
 
+    def _refuse_hashing_customisations(self) -> None:
+        customised = hashing_customisations(type(self))
+        if customised:
+            raise SettingError(
+                f"{type(self).__qualname__} customises hashing "
+                f"({', '.join(customised)}), but hashing is done by "
+                f"{setting_reference('local_storage_class')} = "
+                f"{self.sync_options.local_storage_class!r}. Move the "
+                "customisation to a subclass of that class."
+            )
+
     def get_default_settings(self) -> dict[str, Any]:
         defaults: dict[str, Any] = super().get_default_settings()
         # Only the built-in default widens: GZIP_CONTENT_TYPES, the
@@ -121,91 +140,7 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
             defaults["gzip_content_types"] = GZIP_CONTENT_TYPES
         return defaults
 
-    # The manifest, read on first use ----------------------------------------
-
-    def load_manifest(self) -> Any:
-        if not self._constructed:
-            return {}, ""
-        return super().load_manifest()
-
-    def _load_manifest_once(self) -> None:
-        paths, manifest_hash = self.load_manifest()
-        if self._manifest_paths is None:
-            self._manifest_paths = paths
-        if self._manifest_hash is None:
-            self._manifest_hash = manifest_hash
-
-    @property
-    def hashed_files(self) -> dict[str, str]:
-        if self._manifest_paths is None:
-            self._load_manifest_once()
-        assert self._manifest_paths is not None
-        return self._manifest_paths
-
-    @hashed_files.setter
-    def hashed_files(self, paths: dict[str, str]) -> None:
-        if self._constructed:
-            self._manifest_paths = paths
-
-    @hashed_files.deleter
-    def hashed_files(self) -> None:
-        self._manifest_paths = None
-
-    @property
-    def manifest_hash(self) -> str:
-        if self._manifest_hash is None:
-            self._load_manifest_once()
-        assert self._manifest_hash is not None
-        return self._manifest_hash
-
-    @manifest_hash.setter
-    def manifest_hash(self, value: str) -> None:
-        if self._constructed:
-            self._manifest_hash = value
-
-    @manifest_hash.deleter
-    def manifest_hash(self) -> None:
-        self._manifest_hash = None
-
-    @property
-    def manifest_storage(self) -> Storage:
-        """Django's ``manifest_storage``; during a run, hashing writes the
-        manifest into the staging directory, from where it is published."""
-        run = self._current_run()
-        if run is not None:
-            return run.staging.files
-        return self._manifest_storage
-
-    @manifest_storage.setter
-    def manifest_storage(self, storage: Storage) -> None:
-        self._manifest_storage = storage
-
-    # Django returns None when there is no manifest; the stubs say str.
-    def read_manifest(self) -> str | None:  # type: ignore[override]
-        """The manifest in ``manifest_storage`` when one was given; else the
-        staged one (it matches this code's release), else the live one on
-        S3: one GET."""
-        if self._manifest_storage is not self:
-            manifest: str | None = super().read_manifest()
-            return manifest
-        persistent_staging = self.persistent_staging_dir
-        if persistent_staging is not None:
-            staged = persistent_staging / self.manifest_name
-            if staged.is_file():
-                return staged.read_text(encoding="utf-8")
-        deployed = self.fetch_deployed_manifest()
-        return None if deployed is None else deployed.body.decode("utf-8")
-
-    @property
-    def persistent_staging_dir(self) -> Path | None:
-        """The staging directory when it outlives the process, else None."""
-        if self.sync_options.staging_dir is not None:
-            return self.sync_options.staging_dir
-        if settings.STATIC_ROOT:
-            return Path(settings.STATIC_ROOT)
-        return None
-
-    # Publication -------------------------------------------------------------
+    # A collectstatic run -----------------------------------------------------
 
     def post_process(  # type: ignore[override]
         self, paths: dict[str, Any], dry_run: bool = False, **options: Any
@@ -222,9 +157,64 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
         try:
             yield from run.post_process(paths, dry_run=dry_run, **options)
         finally:
-            self.last_publish = run.report
-            self.last_dry_run = run.dry_run_report
+            self._apply(run.result)
             self._end_run(run)
+
+    def _apply(self, result: RunResult) -> None:
+        """Take a run's result: its reports, and the manifest now live."""
+        self.last_publish = result.report
+        self.last_dry_run = result.dry_run_report
+        if result.manifest is None or result.paths is None:
+            return
+        self.hashed_files = result.paths
+        self.manifest_hash = result.manifest_hash
+        given = self._manifest_storage
+        if given is not self:
+            # Where run time reads the manifest first.
+            if given.exists(self.manifest_name):
+                given.delete(self.manifest_name)
+            given.save(self.manifest_name, ContentFile(result.manifest))
+
+    def _run_setup(self) -> RunSetup:
+        """What a run of this storage is handed (see ``collect/run.py``)."""
+        return RunSetup(
+            manifest_name=self.manifest_name,
+            options=self.sync_options,
+            persistent_staging=self.persistent_staging_dir,
+            hashing_class=self.local_storage_class,
+            hasher=self._hasher,
+            hash_files=self._hash_files,
+            hashes_itself=not self.sync_options.local_storage_class_set,
+            patterns=rewritable(self),
+            destination=self,
+            client=self.s3_client,
+            uploader=make_uploader(self),
+            retry_delays=tuple(self.upload_retry_delays),
+        )
+
+    def _hasher(self, root: Path) -> Any:
+        """The storage that hashes: this one, or an instance of
+        ``local_storage_class`` in the staging directory ``root``."""
+        if not self.sync_options.local_storage_class_set:
+            return self
+        options = dict(self.sync_options.local_storage_options)
+        # Django's check of STATIC_URL and MEDIA_URL is for local serving; the
+        # files are served from S3, and the hashed names do not depend on it.
+        static_url = settings.STATIC_URL
+        if not static_url or static_url == settings.MEDIA_URL:
+            options.setdefault("base_url", UNSERVED_BASE_URL)
+        return self.local_storage_class(location=str(root), **options)
+
+    def _hash_files(
+        self, hasher: Any, paths: dict[str, Any], options: Mapping[str, Any]
+    ) -> Iterator[PostProcessResult]:
+        """Django's hashing of ``paths`` by ``hasher`` (see ``_hasher``)."""
+        results: Iterator[PostProcessResult] = (
+            self.hash_in_staging(paths, **options)
+            if hasher is self
+            else hasher.post_process(paths, dry_run=False, **options)
+        )
+        return results
 
     def hash_in_staging(
         self, paths: dict[str, Any], **options: Any
@@ -241,15 +231,26 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
 
     def _create_session(self) -> Any:
         """django-storages' session, sharing the process's one loader of
-        botocore's service models (see ``service_models``)."""
+        botocore's service models (see ``s3.shared_service_models``)."""
         session = super()._create_session()
         session._session.register_component("data_loader", shared_service_models())
         return session
+
+    def session_credentials(self) -> Credentials | None:
+        """The credentials this storage's client signs with (keys, profile or
+        the default chain), for an upload engine that signs its own requests."""
+        credentials: Credentials | None = self._create_session().get_credentials()
+        return credentials
 
     @cached_property
     def s3_client(self) -> S3Client:
         client: S3Client = self.connection.meta.client
         return client
+
+    def s3_location(self) -> S3Location:
+        """The bucket, and the key prefix this storage's names live under."""
+        key = self.object_key(self.manifest_name)
+        return S3Location(self.bucket_name, key[: -len(self.manifest_name)])
 
     def fetch_deployed_manifest(self) -> RemoteObject | None:
         return fetch_object(
@@ -261,12 +262,8 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
         it is refused, not clamped: clean_name turns ``a/../../x`` into
         ``../x``, and safe_join with an empty ``location`` turns that into
         ``x``, another file's key."""
-        if (
-            "\\" not in name
-            and not name.startswith(("/", ".."))
-            and posixpath.normpath(name) == name
-        ):
-            # Already clean (every name in a manifest is): what safe_join gives.
+        if is_clean(name):
+            # Every name in a manifest is clean: what safe_join gives.
             return f"{self.location.rstrip('/')}/{name}".lstrip("/")
         slashed = name.replace("\\", "/")  # as clean_name reads backslashes
         try:
@@ -307,3 +304,18 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
             and parameters["ContentType"] in self.gzip_content_types
             and "ContentEncoding" not in parameters
         )
+
+
+def hashing_customisations(storage_class: type) -> list[str]:
+    """Hashing attributes and methods ``storage_class`` defines below this
+    package's class (that is, in a user's subclass)."""
+    customised: list[str] = []
+    for klass in storage_class.__mro__:
+        if klass is ManifestSyncS3Storage:
+            break
+        customised.extend(
+            name
+            for name in (*HASHING_ATTRIBUTES, *HASHING_METHODS)
+            if name in vars(klass) and name not in customised
+        )
+    return customised

@@ -13,7 +13,7 @@ from botocore.config import Config
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.errors import PublishError
-from django_s3_manifest_storage.retries import DEFAULT_RETRIES
+from django_s3_manifest_storage.s3 import DEFAULT_RETRIES
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from django_s3_manifest_storage.manifest import InvalidManifest, parse_manifest_paths
+from django_s3_manifest_storage.planning.manifest import (
+    InvalidManifest,
+    parse_manifest_paths,
+)
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])

@@ -8,7 +8,7 @@ import pytest
 from storages.backends.s3 import S3Storage
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.object_parameters import guess_content_type
+from django_s3_manifest_storage.deploy.objects import guess_content_type
 
 from .conftest import Deploy, S3Bucket, StaticSource
 

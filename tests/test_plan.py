@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from django_s3_manifest_storage.plan import (
+from django_s3_manifest_storage.planning.delta import (
     StagedFileMissing,
-    history_name,
-    is_hashed,
-    newest_history,
     plan_deletions,
     plan_publish,
 )
+from django_s3_manifest_storage.planning.names import is_hashed
+from django_s3_manifest_storage.releases.history import history_name, newest_history
 
 LOCAL = {
     "css/site.css": "css/site.222.css",

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from django_s3_manifest_storage import progress
+from django_s3_manifest_storage import console as progress
 
 from .conftest import Deploy, S3Bucket
 

@@ -16,17 +16,16 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.errors import PublishError, SettingError
-from django_s3_manifest_storage.releases import (
+from django_s3_manifest_storage.errors import PublishError, ReleaseRefused, SettingError
+from django_s3_manifest_storage.planning.stamp import SOURCES_METADATA_KEY
+from django_s3_manifest_storage.releases.history import kept_releases
+from django_s3_manifest_storage.releases.model import (
     KeptRelease,
-    ReleaseRefused,
-    kept_releases,
     live_release,
     missing_files,
     release_contents,
     select_release,
 )
-from django_s3_manifest_storage.stamp import SOURCES_METADATA_KEY
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource

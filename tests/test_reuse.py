@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django_s3_manifest_storage.plan import hashed_on_s3
-from django_s3_manifest_storage.stamp import (
-    CollectionStamp,
-    DeployedState,
+from django_s3_manifest_storage.planning.reuse import (
+    hashed_on_s3,
     reusable_paths,
     serves,
 )
+from django_s3_manifest_storage.planning.stamp import CollectionStamp, DeployedState
 
 PATHS = {"css/site.css": "css/site.222.css", "img/bg.png": "img/bg.333.png"}
 CONTEXT = {"django": "5.2", "hashing": "h", "settings": "s"}

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.errors import PublishError
-from django_s3_manifest_storage.retries import DEFAULT_RETRIES
+from django_s3_manifest_storage.s3 import DEFAULT_RETRIES
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource
@@ -371,8 +371,7 @@ def test_verify_remote_costs_one_listing_when_nothing_is_missing(
 
 
 def test_progress_lines_are_rate_limited() -> None:
-    from django_s3_manifest_storage.command import CommandOptions
-    from django_s3_manifest_storage.progress import PeriodicLines
+    from django_s3_manifest_storage.console import CommandOptions, PeriodicLines
 
     output = io.StringIO()
     command = CommandOptions(verbosity=1, stdout=output)

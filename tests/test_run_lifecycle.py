@@ -19,10 +19,10 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
+from django_s3_manifest_storage.collect.hashing import collection_context
+from django_s3_manifest_storage.collect.staging import TEMPORARY_PREFIX
 from django_s3_manifest_storage.errors import PublishError
-from django_s3_manifest_storage.hashing import collection_context
-from django_s3_manifest_storage.staging import TEMPORARY_PREFIX
-from django_s3_manifest_storage.stamp import context_changes
+from django_s3_manifest_storage.planning.stamp import context_changes
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import BACKEND, Deploy, S3Bucket, StaticSource, saves_failing_at
@@ -203,7 +203,7 @@ def test_the_context_is_the_same_in_every_process() -> None:
         "import django; django.setup();"
         "from django.contrib.staticfiles.storage import ManifestStaticFilesStorage;"
         "from whitenoise.storage import CompressedManifestStaticFilesStorage;"
-        "from django_s3_manifest_storage.hashing import collection_context;"
+        "from django_s3_manifest_storage.collect.hashing import collection_context;"
         "print(collection_context(ManifestStaticFilesStorage, {}),"
         " collection_context(CompressedManifestStaticFilesStorage, {}))"
     )

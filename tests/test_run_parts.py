@@ -16,13 +16,13 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.hashing import (
+from django_s3_manifest_storage.collect.hashing import (
     collection_context,
     hashing_description,
 )
-from django_s3_manifest_storage.remote import ListedObject
-from django_s3_manifest_storage.resume import already_stored, parse_record
-from django_s3_manifest_storage.staging import Staging
+from django_s3_manifest_storage.collect.staging import Staging
+from django_s3_manifest_storage.deploy.resume import already_stored, parse_record
+from django_s3_manifest_storage.s3 import ListedObject
 
 from .conftest import BACKEND, S3Bucket, StaticSource, saves_failing_at
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from django_s3_manifest_storage.staging import Staging, staged_names
+from django_s3_manifest_storage.collect.staging import Staging, staged_names
 
 from .conftest import SOURCE_FILES, Deploy, S3Bucket, StaticSource
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
-from django_s3_manifest_storage.destination import ObjectSettings
-from django_s3_manifest_storage.engines import make_uploader
-from django_s3_manifest_storage.publish import (
+from django_s3_manifest_storage.deploy.objects import ObjectSettings
+from django_s3_manifest_storage.upload.background import BackgroundUploads
+from django_s3_manifest_storage.upload.engines import make_uploader
+from django_s3_manifest_storage.upload.uploader import (
     IN_POOL_PER_THREAD,
-    BackgroundUploads,
     Upload,
     Uploader,
 )

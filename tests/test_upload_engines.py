@@ -15,15 +15,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
 from django_s3_manifest_storage.errors import what_to_fix
-from django_s3_manifest_storage.obstore_errors import as_botocore_error
-from django_s3_manifest_storage.publish import is_retryable
+from django_s3_manifest_storage.upload.obstore.errors import as_botocore_error
+from django_s3_manifest_storage.upload.uploader import is_retryable
 
 from .conftest import Deploy, S3Bucket, StaticSource
 
 # Without the fast extra (the ``tests`` sessions) there is nothing to test.
 obstore = pytest.importorskip("obstore")
 
-from django_s3_manifest_storage.obstore_parameters import (  # noqa: E402
+from django_s3_manifest_storage.upload.obstore.parameters import (  # noqa: E402
     obstore_request,
 )
 

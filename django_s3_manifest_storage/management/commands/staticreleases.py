@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import STATICFILES_STORAGE_ALIAS
+from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...errors import setting_reference
-from ...plan import history_directory
-from ...release_store import ReleaseStore, StoredReleases, static_files_storage
-from ...releases import (
+from ...errors import ReleaseRefused, SettingError, setting_reference
+from ...options import bucket_problem
+from ...releases.history import history_directory
+from ...releases.model import (
     KeptRelease,
     ReleaseContents,
-    ReleaseRefused,
     release_contents,
     select_release,
     shown_names,
 )
-from ...rollback import publish_release
+from ...releases.rollback import publish_release
+from ...releases.store import ReleaseStore, StoredReleases
 from ...storage import ManifestSyncS3Storage
 
 
@@ -56,7 +58,7 @@ class Command(BaseCommand):
         if options["dry_run"] and options["rollback"] is None:
             raise CommandError("--dry-run applies to --rollback only.")
         storage = static_files_storage()
-        store = ReleaseStore.for_storage(storage)
+        store = release_store(storage)
         if options["verify"]:
             self.verify(store)
         elif options["rollback"] is not None:
@@ -223,6 +225,37 @@ class Command(BaseCommand):
                 f"Note: {staged} is a staged manifest. Processes that have one "
                 "read it instead of the one on S3, and keep their own release."
             )
+
+
+def static_files_storage() -> ManifestSyncS3Storage:
+    """The ``staticfiles`` storage (what ``staticfiles_storage`` wraps), if it
+    is one whose releases this package keeps."""
+    storage = storages[STATICFILES_STORAGE_ALIAS]
+    if not isinstance(storage, ManifestSyncS3Storage):
+        found = type(storage)
+        raise SettingError(
+            "Releases are kept by django_s3_manifest_storage.ManifestSyncS3Storage, "
+            f"but STORAGES[{STATICFILES_STORAGE_ALIAS!r}]['BACKEND'] is "
+            f"{found.__module__}.{found.__qualname__}."
+        )
+    return storage
+
+
+def release_store(storage: ManifestSyncS3Storage) -> ReleaseStore:
+    """The releases kept under the storage's location."""
+    problem = bucket_problem(storage.bucket_name)
+    if problem:
+        raise SettingError(problem)
+    return ReleaseStore(
+        client=storage.s3_client,
+        location=storage.s3_location(),
+        manifest_name=storage.manifest_name,
+        # What a deploy sends with the manifest (Content-Type, Cache-Control,
+        # ACL...), so a rollback publishes it the same way.
+        manifest_parameters=storage.upload_parameters(
+            storage.object_key(storage.manifest_name), hashed=False
+        ),
+    )
 
 
 def row(release: KeptRelease, contents: ReleaseContents | None, state: str) -> str:

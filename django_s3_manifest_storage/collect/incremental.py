@@ -1,0 +1,231 @@
+"""The hashing step of a run: incremental when the deployed release's record
+allows it, else a full pass; and the record the new release leaves.
+
+Which sources are dirty is decided in ``planning/record.py`` and
+``planning/reuse.py`` (pure); this module does the reading, the hashing and
+the writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.staticfiles.utils import matches_patterns
+
+from ..console import Hashing
+from ..planning.fingerprint import content_digest
+from ..planning.manifest import InvalidManifest, parse_manifest_paths
+from ..planning.names import collection_objects
+from ..planning.record import (
+    ReleaseRecord,
+    UnreadableRecord,
+    first_pass_order,
+    record_name,
+    references_of,
+)
+from ..planning.reuse import Reuse, plan_reuse
+from ..planning.stamp import DeployedState
+from ..s3 import fetch_object
+from .hashing import PostProcessResult, results_as_django_yields_them, rewritable
+from .references import NeedsFullPass, ReferenceRecorder
+from .staging import Staging
+
+if TYPE_CHECKING:
+    from ..deploy.deployment import Deployment
+    from .run_setup import RunSetup
+
+
+@dataclass(frozen=True)
+class HashingPass:
+    """One hashing pass under way: its results (to pass on as Django yields
+    them), the references it records, who hashes, and what it reuses."""
+
+    results: Iterator[PostProcessResult]
+    recorder: ReferenceRecorder
+    hasher: Any
+    summary: Hashing
+    reuse: Reuse | None = None
+    """What an incremental pass keeps of the deployed release."""
+
+    @property
+    def also_staged(self) -> Collection[str]:
+        """Names of the collection a full pass would have staged and S3
+        holds already (the files an incremental pass kept)."""
+        return self.reuse.kept_objects if self.reuse else frozenset()
+
+
+class IncrementalHashing:
+    """The hashing passes of one run, and the record each leaves."""
+
+    def __init__(
+        self, setup: RunSetup, staging: Staging, deployment: Deployment
+    ) -> None:
+        self.setup = setup
+        self.staging = staging
+        self.deployment = deployment
+        self.recording = setup.options.incremental_hashing
+
+    def hash(
+        self,
+        paths: dict[str, Any],
+        digests: Mapping[str, str],
+        deployed: DeployedState,
+        context: Mapping[str, str],
+        options: Mapping[str, Any],
+    ) -> HashingPass:
+        """Hash what must be: the dirty sources when the deployed release
+        allows it, else every one (and the summary says why)."""
+        reuse, reason = self.reuse(paths, digests, deployed, context)
+        if reuse is not None:
+            try:
+                return self.hash_dirty(paths, reuse, options)
+            except NeedsFullPass as problem:
+                reason = str(problem)
+        return self.hash_all(paths, options, reason)
+
+    def reuse(
+        self,
+        paths: Mapping[str, Any],
+        digests: Mapping[str, str],
+        deployed: DeployedState,
+        context: Mapping[str, str],
+    ) -> tuple[Reuse | None, str | None]:
+        """What of the deployed release an incremental pass keeps, or why
+        every file is hashed."""
+        if not self.recording:
+            return None, None
+        reason = self.deployment.live.reuse(deployed, context)[1]
+        if reason:
+            return None, reason
+        assert deployed.paths is not None
+        assert deployed.manifest is not None
+        if deployed.stamp.record is None:
+            return None, "the deployed release has no record of its sources"
+        if not self.staging.temporary:
+            staged = self.staging.root / self.setup.manifest_name
+            if not staged.is_file() or staged.read_bytes() != deployed.manifest:
+                return None, "the staging directory does not hold the deployed release"
+        record, reason = self._deployed_record(deployed.stamp.record)
+        if record is None:
+            return None, reason
+        hasher = self.setup.hasher(self.staging.root)
+        hash_keys = {name: hasher.hash_key(hasher.clean_name(name)) for name in paths}
+        return plan_reuse(
+            record,
+            deployed.paths,
+            digests,
+            hash_keys,
+            self.deployment.live.remote_names(),
+        )
+
+    def _deployed_record(self, digest: str) -> tuple[ReleaseRecord | None, str | None]:
+        location = self.deployment.location
+        name = record_name(self.setup.manifest_name)
+        stored = fetch_object(
+            self.deployment.client, location.bucket, location.key(name)
+        )
+        if stored is None:
+            return None, f"{location.url_of(name)} is missing"
+        if content_digest(BytesIO(stored.body)) != digest:
+            return None, f"{location.url_of(name)} belongs to another release"
+        try:
+            return ReleaseRecord.decode(stored.body), None
+        except UnreadableRecord as problem:
+            return None, f"{location.url_of(name)} is unreadable ({problem})"
+
+    def hash_dirty(
+        self, paths: dict[str, Any], reuse: Reuse, options: Mapping[str, Any]
+    ) -> HashingPass:
+        """Hash only the dirty sources, then write the whole manifest as a
+        full pass would. Raises NeedsFullPass before yielding anything."""
+        staging = self.staging
+        dirty = reuse.dirty
+        # A persistent directory ends as a full pass leaves it: the kept
+        # files' originals too (the other files are there already).
+        needed = set(dirty)
+        if not staging.temporary:
+            needed.update(name for name in reuse.kept if name in reuse.record.objects)
+        staging.stage_found(paths, needed)
+        hasher = self.setup.hasher(staging.root)
+        globs = rewritable(hasher)
+        recorder = ReferenceRecorder(
+            kept=reuse.kept,
+            adjustable=lambda name: matches_patterns(name, globs),
+            materialize=lambda name: staging.deferred.materialize(staging.root, name),
+        )
+        summary = Hashing(len(dirty), len(paths), True, None, tuple(sorted(dirty)))
+        subset = {name: source for name, source in paths.items() if name in dirty}
+        results: list[PostProcessResult] = []
+        with recorder.installed(hasher):
+            for result in self.setup.hash_files(hasher, subset, options):
+                results.append(result)
+                if isinstance(result[2], Exception):
+                    return HashingPass(iter(results), recorder, hasher, summary, reuse)
+        hashed = dict(hasher.hashed_files)
+        merged: dict[str, str] = {}
+        for name in first_pass_order(paths):
+            key = hasher.hash_key(hasher.clean_name(name))
+            merged[key] = hashed[key] if name in dirty else reuse.kept[name]
+        hasher.hashed_files = merged
+        hasher.save_manifest()
+        kept_paths = {name: paths[name] for name in paths if name not in dirty}
+        results.extend(results_as_django_yields_them(kept_paths, reuse.kept, globs))
+        return HashingPass(iter(results), recorder, hasher, summary, reuse)
+
+    def hash_all(
+        self, paths: dict[str, Any], options: Mapping[str, Any], reason: str | None
+    ) -> HashingPass:
+        """A full pass, its references recorded when incremental hashing is on."""
+        hasher = self.setup.hasher(self.staging.root)
+        # The storage itself hashes through the staging directory, which
+        # reads deferred files from their sources; local_storage_class reads
+        # its directory itself.
+        own = self.setup.hashes_itself and self.staging.temporary
+        self.staging.stage_found(paths, () if own else None)
+        recorder = ReferenceRecorder()
+        results = self.setup.hash_files(hasher, paths, options)
+        summary = Hashing(len(paths), len(paths), False, reason, tuple(sorted(paths)))
+        return HashingPass(
+            self._recorded(recorder, hasher, results), recorder, hasher, summary
+        )
+
+    def _recorded(
+        self,
+        recorder: ReferenceRecorder,
+        hasher: Any,
+        results: Iterator[PostProcessResult],
+    ) -> Iterator[PostProcessResult]:
+        if not self.recording:
+            yield from results
+            return
+        with recorder.installed(hasher):
+            yield from results
+
+    def write_record(
+        self, digests: Mapping[str, str], hashing: HashingPass
+    ) -> str | None:
+        """Write this release's record in the staging directory: its name
+        (None when incremental hashing is off)."""
+        if not self.recording:
+            return None
+        root = self.staging.root
+        manifest_name = self.setup.manifest_name
+        try:
+            local_paths = parse_manifest_paths((root / manifest_name).read_bytes())
+        except (OSError, InvalidManifest):
+            local_paths = {}  # the plan names the problem
+        reuse = hashing.reuse
+        previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
+        kept = reuse.kept if reuse else {}
+        staged = self.staging.names().union(hashing.also_staged)
+        record = ReleaseRecord(
+            dict(digests),
+            references_of(previous, kept, hashing.recorder.references),
+            tuple(collection_objects(staged, local_paths)),
+        )
+        name = record_name(manifest_name)
+        (root / name).write_bytes(record.encode())
+        return name

@@ -1,0 +1,223 @@
+"""The staging directory of one run: where collectstatic's files land.
+
+``collectstatic`` saves every found file into the storage before
+post-processing. When no source changed since the deployed release, nothing
+reads those copies (hashing and uploads are skipped), so copying thousands of
+files would be the bulk of a redeploy's work. A save of a file that lives on
+disk is therefore recorded, and the copy is made on first use: when the file
+is listed, or its path asked for.
+
+A temporary directory goes further: nobody reads it but this run, so a
+deferred file is read from its source (``file``, ``open``) and never copied.
+On some file systems creating a file costs more than uploading it (about
+0.6 ms of system CPU per file here, against about 0.5 ms per PUT).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.files.base import File
+from django.core.files.storage import FileSystemStorage
+from django.core.files.utils import validate_file_name
+
+from ..planning.fingerprint import content_digest
+
+TEMPORARY_PREFIX = "s3-manifest-staging-"
+
+
+def staged_names(root: Path) -> set[str]:
+    """Names (relative, with ``/``) of every file under the staging directory."""
+    names: set[str] = set()
+    for directory, _subdirectories, files in os.walk(root):
+        relative = os.path.relpath(directory, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        names.update(prefix + file_name for file_name in files)
+    return names
+
+
+def digest_found_files(paths: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str]]:
+    """Content digests of collectstatic's found files: ``{name: (storage, path)}``."""
+    digests = []
+    for name, (storage, path) in paths.items():
+        try:
+            # A plain file object: Django's File wrapper costs more than reading.
+            source: IO[bytes] = open(storage.path(path), "rb")  # noqa: SIM115
+        except NotImplementedError:
+            source = storage.open(path)
+        with source:
+            digests.append((name, content_digest(source)))
+    return digests
+
+
+def filesystem_source(content: Any) -> str | None:
+    """The on-disk path of a file object opened from a FileSystemStorage."""
+    name = getattr(content, "name", None)
+    if isinstance(name, str) and os.path.isabs(name) and os.path.isfile(name):
+        return name
+    return None
+
+
+class DeferredCopies:
+    """Pending ``name -> source path`` copies into a staging root.
+
+    Paths are kept as strings: one entry per collected file, and a ``Path``
+    costs several times the memory of its string.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.pending
+
+    def record(self, name: str, source: str) -> None:
+        self.pending[name] = source
+
+    def forget(self, name: str) -> None:
+        self.pending.pop(name, None)
+
+    def materialize(self, root: Path, name: str) -> None:
+        source = self.pending.pop(name, None)
+        if source is not None:
+            _copy(source, root / name)
+
+    def materialize_all(self, root: Path) -> None:
+        pending, self.pending = self.pending, {}
+        for name, source in pending.items():
+            _copy(source, root / name)
+
+
+def _copy(source: str, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+
+
+class Staging:
+    """A directory with the file operations collectstatic and hashing make.
+
+    ``persistent`` is a directory that outlives the run (``STATIC_ROOT`` or
+    the ``staging_dir`` option); without one, a temporary directory is made
+    and :meth:`discard` removes it.
+    """
+
+    def __init__(self, persistent: Path | None) -> None:
+        self.temporary = persistent is None
+        self.root = (
+            Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX))
+            if persistent is None
+            else persistent
+        )
+        self.deferred = DeferredCopies()
+        # Files here are served from S3, never from this directory's URL.
+        self.files = FileSystemStorage(location=str(self.root), base_url="/")
+
+    def discard(self) -> None:
+        """Remove a temporary directory; a persistent one stays."""
+        self.deferred = DeferredCopies()
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def materialize_all(self) -> None:
+        self.deferred.materialize_all(self.root)
+
+    def file(self, name: str) -> Path:
+        """Where the staged file ``name`` can be read: its source, while its
+        copy is deferred."""
+        source = self.deferred.pending.get(name)
+        return self.root / name if source is None else Path(source)
+
+    def names(self) -> set[str]:
+        """Every staged name, deferred copies included."""
+        return staged_names(self.root).union(self.deferred.pending)
+
+    def save_processed(self, name: str, content: IO[Any]) -> str:
+        """Save what hashing produced. A temporary directory records a file
+        saved unchanged from disk (Django saves an image's hashed copy so)
+        like collectstatic's copies; anything else is written at once."""
+        if self.temporary:
+            return self.save(name, content)
+        return self.files.save(name, content)
+
+    def stage_source(self, name: str, source: str | Path) -> None:
+        """Make ``source`` the staged file ``name`` (copied on first use)."""
+        if not self.exists(name):
+            self.deferred.record(name, str(source))
+
+    def stage_found(
+        self,
+        paths: Mapping[str, tuple[Any, str]],
+        needed: Collection[str] | None = None,
+    ) -> None:
+        """Every found file in the staging directory (collectstatic saved
+        them, unless this is a dry run or post_process was called directly);
+        only the ``needed`` ones are copied, when given (``()``: none, the
+        others are read from their sources)."""
+        for name, (source_storage, path) in paths.items():
+            if self.exists(name):
+                continue
+            try:
+                self.stage_source(name, source_storage.path(path))
+            except NotImplementedError:
+                with source_storage.open(path) as source:
+                    self.files.save(name, source)
+        if needed is None:
+            self.materialize_all()
+            return
+        for name in needed:
+            self.deferred.materialize(self.root, name)
+
+    # Storage API, as collectstatic and Django's hashing call it -------------
+
+    def path(self, name: str) -> str:
+        self.deferred.materialize(self.root, name)
+        return self.files.path(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.deferred or self.files.exists(name)
+
+    def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+        if self.temporary and mode == "rb" and name in self.deferred:
+            return File(self.file(name).open("rb"))
+        self.deferred.materialize(self.root, name)
+        return self.files.open(name, mode)
+
+    def save(
+        self, name: str | None, content: IO[Any], max_length: int | None = None
+    ) -> str:
+        source = filesystem_source(content)
+        if name is None or source is None or self.exists(name):
+            return self.files.save(name, content, max_length)
+        validate_file_name(name, allow_relative_path=True)
+        self.deferred.record(name, source)
+        return name
+
+    def delete(self, name: str) -> None:
+        self.deferred.forget(name)
+        self.files.delete(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        self.materialize_all()
+        return self.files.listdir(path)
+
+    def size(self, name: str) -> int:
+        self.deferred.materialize(self.root, name)
+        return self.files.size(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_modified_time(name)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_accessed_time(name)
+
+    def get_created_time(self, name: str) -> datetime:
+        self.deferred.materialize(self.root, name)
+        return self.files.get_created_time(name)

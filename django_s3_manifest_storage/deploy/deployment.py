@@ -1,0 +1,347 @@
+"""One deploy's conversation with S3: read what is live, plan the delta,
+publish it in waves, delete what no kept release needs (``prune.py``).
+
+What to upload is decided in ``planning`` (pure); this module makes the
+requests. Publishing goes in waves: hashed files first, then unhashed
+originals, then the manifest, each wave once the previous one is stored;
+just before the manifest, its history copy (with retention) and the
+release's record (incremental hashing). Objects sent while hashing went on,
+and those a failed run stored, are not sent again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from ..console import CommandOptions, DryRunReport, PublishReport, upload_progress
+from ..errors import PublishError
+from ..options import DeployPolicy
+from ..planning.delta import DeployPlan, StagedFileMissing, plan_publish
+from ..planning.fingerprint import content_digest
+from ..planning.manifest import InvalidManifest, parse_manifest_paths
+from ..planning.names import collection_names, is_hashed
+from ..planning.record import record_name
+from ..planning.stamp import CollectionStamp, DeployedState
+from ..releases.history import new_history_name
+from ..s3 import in_background
+from ..upload.uploader import Upload, Uploader, raise_for_failures
+from .live import LiveState
+from .objects import Destination, ObjectSettings, StagedFiles, renamed, with_metadata
+from .prune import Pruning
+from .resume import ResumeRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class Deployment:
+    """One deploy of one collection to one bucket prefix."""
+
+    def __init__(
+        self,
+        *,
+        destination: Destination,
+        client: S3Client,
+        uploader: Uploader,
+        manifest_name: str,
+        policy: DeployPolicy,
+        command: CommandOptions,
+    ) -> None:
+        self.objects = ObjectSettings(destination)
+        self.client = client
+        self.uploader = uploader
+        self.manifest_name = manifest_name
+        self.location = destination.s3_location()
+        self.pending_name = f"{manifest_name}.pending"
+        self.policy = policy
+        self.command = command
+        self.started = time.monotonic()
+        self._resume: ResumeRecord | None = None
+        self.live = LiveState(
+            client,
+            self.location,
+            manifest_name,
+            self.objects,
+            listing=policy.needs_listing,
+        )
+        self.pruning = Pruning(
+            client=client,
+            location=self.location,
+            manifest_name=manifest_name,
+            protected={manifest_name, self.pending_name, record_name(manifest_name)},
+            policy=policy,
+            remote_names=self.live.remote_names,
+            command=command,
+        )
+
+    @property
+    def url(self) -> str:
+        return self.location.url
+
+    # Planning ------------------------------------------------------------
+
+    def plan(
+        self,
+        staging: StagedFiles,
+        deployed: DeployedState,
+        sources: str | None,
+        context: Mapping[str, str],
+        *,
+        also_staged: Collection[str] = (),
+        record: str | None = None,
+    ) -> DeployPlan:
+        """What publishing the staged collection takes. ``also_staged``:
+        names of the collection a full pass would have staged and S3 holds
+        already (files incremental hashing kept); ``record``: the staged
+        record of the release (incremental hashing)."""
+        manifest_path = staging.file(self.manifest_name)
+        local_manifest = manifest_path.read_bytes()
+        try:
+            local_paths = parse_manifest_paths(local_manifest)
+        except InvalidManifest as problem:
+            raise PublishError(
+                f"The manifest just written to {manifest_path} is unusable "
+                f"({problem}); nothing was uploaded."
+            ) from problem
+        staged = staging.names().union(also_staged)
+        stamp = self._stamp(staging, sources, context, local_paths, staged, record)
+        reusable, reason = self.live.reuse(deployed, context)
+        try:
+            publish = plan_publish(
+                staged=staged,
+                local_paths=local_paths,
+                remote_paths=reusable,
+                manifest_name=self.manifest_name,
+                manifest_unchanged=(
+                    deployed.manifest == local_manifest and deployed.stamp == stamp
+                ),
+                remote_names=self.live.remote_names(),
+            )
+        except StagedFileMissing as missing:
+            raise PublishError(
+                f"{missing} (staging directory: {staging.root})"
+            ) from missing
+        sidecar = record if publish.manifest else None
+        uploads = [name for wave in publish.waves for name in wave]
+        uploads.extend([sidecar] if sidecar else [])
+        sizes = {name: staging.file(name).stat().st_size for name in uploads}
+        return DeployPlan(
+            publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
+        )
+
+    def _stamp(
+        self,
+        staging: StagedFiles,
+        sources: str | None,
+        context: Mapping[str, str],
+        local_paths: Mapping[str, str],
+        staged: Collection[str],
+        record: str | None,
+    ) -> CollectionStamp:
+        """What the manifest object records about how it was made."""
+        hashed_names = set(local_paths.values())
+        record_digest = None
+        if record is not None:
+            with staging.file(record).open("rb") as stream:
+                record_digest = content_digest(stream)
+        return CollectionStamp(
+            sources,
+            dict(context),
+            self.objects.digests({*local_paths, *hashed_names}, hashed_names),
+            record_digest,
+            len(collection_names(staged, local_paths)),
+        )
+
+    def history_copy(self, plan: DeployPlan) -> str | None:
+        """The name of the manifest's copy kept for rollbacks, when releases
+        are kept and the manifest is sent."""
+        if plan.publish.manifest and self.policy.keep_releases is not None:
+            return new_history_name(self.manifest_name, plan.local_manifest)
+        return None
+
+    def companions(self, plan: DeployPlan, history: str | None) -> dict[str, int]:
+        """``{name: bytes}`` of what goes just before the manifest, besides
+        the plan's waves: the history copy (first: pruning keeps only the
+        releases it has copies of, so the live one must have one) and the
+        record of sources."""
+        extra: dict[str, int] = {}
+        if history is not None and plan.publish.manifest:
+            extra[history] = plan.sizes[plan.publish.manifest]
+        if plan.sidecar is not None:
+            extra[plan.sidecar] = plan.sizes[plan.sidecar]
+        return extra
+
+    def dry_run_report(self, plan: DeployPlan) -> DryRunReport:
+        """What publishing ``plan`` would send and delete."""
+        companions = self.companions(plan, self.history_copy(plan))
+        return DryRunReport(
+            destination=self.url,
+            uploads=(*plan.upload_names, *companions),
+            upload_bytes=plan.upload_bytes + sum(companions.values()),
+            unchanged=plan.publish.unchanged,
+            deletions=self.pruning.stale_names(plan.local_paths),
+            full_upload_reason=plan.full_upload_reason,
+        )
+
+    # Resuming a failed run -----------------------------------------------
+
+    @property
+    def resume(self) -> ResumeRecord | None:
+        """The resume record, once this run had files to upload."""
+        return self._resume
+
+    def start_resume(self) -> ResumeRecord:
+        """Read a failed run's record in the background (one GET): called
+        when this run has files to upload."""
+        if self._resume is None:
+            client, location = self.client, self.location
+            key = location.key(self.pending_name)
+            self._resume = ResumeRecord(
+                client,
+                location,
+                self.pending_name,
+                in_background(lambda: ResumeRecord.fetch(client, location.bucket, key)),
+                self.live.listing,
+            )
+        return self._resume
+
+    # Publishing ----------------------------------------------------------
+
+    def adopt(self, deployed: DeployedState) -> PublishReport:
+        """Report a deploy where S3 already served this collection."""
+        assert deployed.paths is not None
+        return PublishReport(
+            destination=self.url,
+            uploaded=(),
+            uploaded_bytes=0,
+            unchanged=deployed.object_count(),
+            seconds=time.monotonic() - self.started,
+            deleted=self.pruning.delete_stale(deployed.paths),
+            reused_deployed=True,
+        )
+
+    def dry_run_adopt(self, deployed: DeployedState) -> DryRunReport:
+        """What a dry run reports when S3 already serves this collection."""
+        assert deployed.paths is not None
+        return DryRunReport(
+            destination=self.url,
+            uploads=(),
+            upload_bytes=0,
+            unchanged=deployed.object_count(),
+            deletions=self.pruning.stale_names(deployed.paths),
+        )
+
+    def publish(
+        self, staging: StagedFiles, plan: DeployPlan, sent_early: Mapping[str, int]
+    ) -> PublishReport:
+        """Carry out the plan, wave by wave; ``sent_early`` were uploaded
+        during hashing. After the manifest, what no kept release needs is
+        deleted."""
+        resume = self.start_resume()
+        hashed_names = set(plan.local_paths.values())
+        entries = {
+            name: self.objects.resume_entry(
+                staging, name, is_hashed(name, hashed_names)
+            )
+            for name in plan.upload_names
+            if name != plan.publish.manifest and name not in sent_early
+        }
+        resumed = {
+            name for name, entry in entries.items() if resume.is_stored(name, entry)
+        }
+        waves = [
+            [name for name in wave if name not in sent_early and name not in resumed]
+            for wave in plan.publish.waves
+        ]
+        history = self.history_copy(plan)
+        companions = self.companions(plan, history)
+        uploaded = dict(sent_early)
+        # The progress counts every object this run sends: those sent while
+        # hashing went on are done already.
+        progress = upload_progress(
+            self.command,
+            len(sent_early) + sum(len(wave) for wave in waves) + len(companions),
+            sum(sent_early.values())
+            + sum(plan.sizes[name] for wave in waves for name in wave)
+            + sum(companions.values()),
+        )
+        for size in sent_early.values():
+            progress.advance(size)
+
+        def count(upload: Upload, size: int) -> None:
+            uploaded[upload.name] = size
+            if upload.name in entries:
+                resume.note_stored(upload.name, entries[upload.name])
+            progress.advance(size)
+
+        try:
+            self._send_waves(staging, plan, waves, history, count)
+        finally:
+            progress.close()
+        resume.discard()
+        return PublishReport(
+            destination=self.url,
+            uploaded=tuple(uploaded),
+            uploaded_bytes=sum(uploaded.values()),
+            unchanged=plan.publish.unchanged + len(resumed),
+            seconds=time.monotonic() - self.started,
+            deleted=self.pruning.delete_stale(plan.local_paths, history),
+            resumed=len(resumed),
+            full_upload_reason=plan.full_upload_reason,
+        )
+
+    def _send_waves(
+        self,
+        staging: StagedFiles,
+        plan: DeployPlan,
+        waves: list[list[str]],
+        history: str | None,
+        count: Callable[[Upload, int], None],
+    ) -> None:
+        hashed_names = set(plan.local_paths.values())
+        for wave in filter(None, waves):
+            # Made as they go: a wave of 100,000 names holds only the
+            # uploads in flight.
+            uploads: Iterable[Upload] = (
+                self.objects.upload(staging, name, is_hashed(name, hashed_names))
+                for name in wave
+            )
+            if wave == [plan.publish.manifest]:
+                uploads = self._manifest_wave(staging, plan, history, count)
+            self.upload(uploads, count)
+
+    def _manifest_wave(
+        self,
+        staging: StagedFiles,
+        plan: DeployPlan,
+        history: str | None,
+        count: Callable[[Upload, int], None],
+    ) -> list[Upload]:
+        """Send what goes just before the manifest, one at a time (see
+        ``companions``); return the manifest's upload, stamped."""
+        manifest = with_metadata(
+            self.objects.upload(staging, self.manifest_name, hashed=False),
+            plan.stamp.metadata(),
+        )
+        if history is not None:
+            self.upload([renamed(manifest, history, self.location.key(history))], count)
+        if plan.sidecar is not None:
+            self.upload(
+                [self.objects.upload(staging, plan.sidecar, hashed=False)], count
+            )
+        return [manifest]
+
+    def upload(
+        self,
+        uploads: Iterable[Upload],
+        on_uploaded: Callable[[Upload, int], None] = lambda upload, size: None,
+    ) -> None:
+        """Send ``uploads``; every failure fails the deploy, named."""
+        raise_for_failures(
+            self.location.bucket,
+            self.uploader.upload_wave(
+                uploads, on_uploaded, retry_delays=self.policy.retry_delays
+            ),
+        )

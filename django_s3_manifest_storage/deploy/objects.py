@@ -1,0 +1,218 @@
+"""How each object of a deploy is stored: its key, its upload parameters and
+whether it is gzipped, as the storage says.
+
+The rules are django-storages' (``S3Storage`` uploads): start from
+``get_object_parameters(key)``, add a Content-Type guessed from the name (and a
+Content-Encoding for ``.gz``/``.br`` names) unless one is set, and the default
+ACL unless one is set. The guess uses a fixed table for the common static file
+types first, because Python's ``mimetypes`` reads the machine's
+``/etc/mime.types`` and differs across platforms and Python versions; a
+deploy must not upload different headers from a different machine.
+
+A deploy needs them several times per name (the parameters digests of the
+stamp, the resume record's entries, the uploads), so the storage is asked
+once per name and hashed-ness, and the answer is kept for the run.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..planning.fingerprint import parameters_digests
+from ..planning.names import is_hashed
+from ..s3 import S3Location
+from ..upload.uploader import Upload
+from .resume import Entry, file_md5
+from .resume import parameters_digest as resume_digest
+
+
+class StagedFiles(Protocol):
+    """Where a deploy reads the files it uploads (the run's staging)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def file(self, name: str) -> Path:
+        """Where the staged file ``name`` can be read."""
+
+    def names(self) -> set[str]:
+        """Every staged name."""
+
+
+STATIC_CONTENT_TYPES = {
+    ".avif": "image/avif",
+    ".css": "text/css",
+    ".csv": "text/csv",
+    ".eot": "application/vnd.ms-fontobject",
+    ".gif": "image/gif",
+    ".htm": "text/html",
+    ".html": "text/html",
+    ".ico": "image/vnd.microsoft.icon",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".mjs": "text/javascript",
+    ".mp4": "video/mp4",
+    ".otf": "font/otf",
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".ttf": "font/ttf",
+    ".txt": "text/plain",
+    ".wasm": "application/wasm",
+    ".webm": "video/webm",
+    ".webp": "image/webp",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".xml": "application/xml",
+}
+
+CONTENT_ENCODINGS = {".gz": "gzip", ".br": "br"}
+
+# Text formats that shrink several times under gzip: the default of the
+# ``gzip`` option (django-storages' own default stops at CSS, JS and SVG).
+# Already-compressed formats (images, woff/woff2, video) would only grow.
+GZIP_CONTENT_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "image/svg+xml",
+    "application/json",
+    "text/plain",
+    "application/xml",
+    "text/xml",
+    "text/html",
+    "application/wasm",
+)
+
+
+def guess_content_type(name: str) -> tuple[str | None, str | None]:
+    """Return ``(content type, content encoding)`` for a file name."""
+    stem, extension = posixpath.splitext(name)
+    encoding = CONTENT_ENCODINGS.get(extension.lower())
+    if encoding:
+        stem, extension = posixpath.splitext(stem)
+    content_type = STATIC_CONTENT_TYPES.get(extension.lower())
+    if content_type is None:
+        content_type, fallback_encoding = mimetypes.guess_type(name)
+        encoding = encoding or fallback_encoding
+    return content_type, encoding
+
+
+def write_parameters(
+    key: str,
+    object_parameters: dict[str, Any],
+    *,
+    default_acl: str | None,
+    default_content_type: str,
+) -> dict[str, Any]:
+    """Complete ``object_parameters`` (a fresh dict) for uploading ``key``."""
+    parameters = dict(object_parameters)
+    if "ContentType" not in parameters:
+        content_type, encoding = guess_content_type(key)
+        parameters["ContentType"] = content_type or default_content_type
+        if encoding:
+            parameters["ContentEncoding"] = encoding
+    if "ACL" not in parameters and default_acl:
+        parameters["ACL"] = default_acl
+    return parameters
+
+
+class Destination(Protocol):
+    """What deploying needs from the storage: where and how objects go."""
+
+    bucket_name: str
+
+    def object_key(self, name: str) -> str: ...
+
+    def s3_location(self) -> S3Location: ...
+
+    def upload_parameters(self, key: str, *, hashed: bool) -> dict[str, Any]: ...
+
+    def should_gzip(self, parameters: dict[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """How one object is stored."""
+
+    key: str
+    parameters: dict[str, Any]
+    """put_object's parameters, as the storage gives them."""
+    gzip: bool
+
+
+class ObjectSettings:
+    """The storage's answers for one deploy's objects."""
+
+    def __init__(self, destination: Destination) -> None:
+        self.destination = destination
+        self._stored: dict[tuple[str, bool], Stored] = {}
+        # Most names share their parameters (a content type and a cache
+        # policy): one dict per distinct value, not one per name, keeps a
+        # 100,000-file deploy's settings in a few MB.
+        self._distinct: dict[str, dict[str, Any]] = {}
+
+    def stored(self, name: str, hashed: bool) -> Stored:
+        stored = self._stored.get((name, hashed))
+        if stored is None:
+            key = self.destination.object_key(name)
+            given = self.destination.upload_parameters(key, hashed=hashed)
+            parameters = self._distinct.setdefault(repr(given), given)
+            stored = Stored(key, parameters, self.destination.should_gzip(parameters))
+            self._stored[name, hashed] = stored
+        return stored
+
+    def parameters(self, name: str, hashed: bool) -> dict[str, Any]:
+        """What an object is stored with, ``gzip`` included (it changes the
+        stored bytes and Content-Encoding)."""
+        stored = self.stored(name, hashed)
+        return {**stored.parameters, "gzip": stored.gzip}
+
+    def digests(
+        self, names: Collection[str], hashed_names: Collection[str]
+    ) -> dict[str, str]:
+        """One digest per upload parameter over ``names`` (the stamp's)."""
+        return parameters_digests(
+            (name, self.parameters(name, is_hashed(name, hashed_names)))
+            for name in names
+        )
+
+    def resume_entry(self, staging: StagedFiles, name: str, hashed: bool) -> Entry:
+        """How ``name`` would be stored: its parameters, and the MD5 of an
+        unhashed name's bytes (a hashed name is content-addressed)."""
+        parameters = resume_digest(self.parameters(name, hashed))
+        return parameters, "" if hashed else file_md5(staging.file(name))
+
+    def upload(self, staging: StagedFiles, name: str, hashed: bool) -> Upload:
+        stored = self.stored(name, hashed)
+        parameters = dict(stored.parameters)
+        if stored.gzip:
+            parameters["ContentEncoding"] = "gzip"
+        return Upload(
+            name=name,
+            path=staging.file(name),
+            key=stored.key,
+            parameters=parameters,
+            gzip=stored.gzip,
+        )
+
+
+def with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
+    """``upload`` with ``metadata`` added to its user metadata."""
+    parameters = dict(upload.parameters)
+    parameters["Metadata"] = {**parameters.get("Metadata", {}), **metadata}
+    return Upload(upload.name, upload.path, upload.key, parameters, upload.gzip)
+
+
+def renamed(upload: Upload, name: str, key: str) -> Upload:
+    """The same bytes and parameters stored as another object."""
+    return Upload(name, upload.path, key, upload.parameters, upload.gzip)

@@ -1,0 +1,181 @@
+"""What to upload, in which order, and what to delete: pure logic, no I/O.
+
+Hashed names are content-addressed: if the deployed manifest names a hashed
+file, S3 already holds exactly those bytes (it was uploaded before that
+manifest went live). So the delta is decided from the two manifests alone,
+with no request per file:
+
+* a hashed name is uploaded when the deployed manifest does not name it;
+* an unhashed original is uploaded when its hashed name changed (its content,
+  or the content of something it references, changed);
+* compressed variants written next to a file (``.gz``/``.br``, as whitenoise
+  does) follow the file they compress;
+* the manifest goes last, and only when its bytes differ from the deployed one.
+
+When a listing of the bucket is at hand (``remote_names``), a file the
+deployed manifest names but S3 no longer holds is uploaded again.
+
+Deletions are planned apart, after the new manifest is live: an object under
+``location`` is stale when no kept release references it.
+
+Hashed files go first and the manifest last, so a run that stops part-way
+leaves the old manifest live and every file it names still in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .names import (
+    collection_names,
+    is_hashed,
+    is_variant_of,
+    manifest_names,
+    variant_base,
+    with_variants,
+)
+from .stamp import CollectionStamp
+
+
+class StagedFileMissing(Exception):
+    """The local manifest names hashed files that are not in the staging dir."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(sorted(names))
+        shown = ", ".join(repr(name) for name in self.names[:5])
+        more = f" and {len(self.names) - 5} more" if len(self.names) > 5 else ""
+        super().__init__(
+            f"The local manifest names files that were not collected: {shown}{more}"
+        )
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """Uploads in three waves; each wave starts when the previous one is done."""
+
+    immutable: tuple[str, ...]
+    """Hashed names (and their compressed variants): new, safe to add any time."""
+
+    originals: tuple[str, ...]
+    """Unhashed names (and variants) whose content changed."""
+
+    manifest: str | None
+    """The manifest name, or None when S3 already holds the same manifest."""
+
+    unchanged: int
+    """Objects of this collection (``collection_names``) that S3 already
+    holds: the summary's "unchanged"."""
+
+    @property
+    def waves(self) -> tuple[tuple[str, ...], ...]:
+        manifest_wave = (self.manifest,) if self.manifest else ()
+        return tuple(
+            wave for wave in (self.immutable, self.originals, manifest_wave) if wave
+        )
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """Everything a deploy would do: the dry run prints it, a deploy runs it."""
+
+    publish: PublishPlan
+    local_manifest: bytes
+    local_paths: dict[str, str]
+    stamp: CollectionStamp
+    sizes: dict[str, int] = field(default_factory=dict)
+    full_upload_reason: str | None = None
+    sidecar: str | None = None
+    """A staged file that travels with the manifest, uploaded just before it
+    (the release's record, for incremental hashing)."""
+
+    @property
+    def upload_names(self) -> list[str]:
+        """Every name the plan uploads, wave by wave."""
+        return [name for wave in self.publish.waves for name in wave]
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(self.sizes[name] for name in self.upload_names)
+
+
+def plan_publish(
+    *,
+    staged: Collection[str],
+    local_paths: Mapping[str, str],
+    remote_paths: Mapping[str, str] | None,
+    manifest_name: str,
+    manifest_unchanged: bool,
+    remote_names: Collection[str] | None = None,
+) -> PublishPlan:
+    """Compute the uploads that make S3 serve the local collection.
+
+    ``staged`` holds the names of the files in the staging directory (a set,
+    for O(1) lookups), ``local_paths`` the new manifest's mapping and
+    ``remote_paths`` the deployed one's, or None when there is none.
+    ``remote_names``, when given, is every name S3 holds under ``location``.
+    """
+    deployed = remote_paths or {}
+    hashed_names = set(local_paths.values())
+    missing = hashed_names.difference(staged)
+    if missing:
+        raise StagedFileMissing(missing)
+
+    def on_s3(name: str) -> bool:
+        return remote_names is None or name in remote_names
+
+    deployed_hashed_names = {name for name in deployed.values() if on_s3(name)}
+    new_hashed = hashed_names - deployed_hashed_names
+    # An original can be absent locally (whitenoise's keep-only-hashed mode).
+    changed_originals = {
+        name
+        for name, hashed in local_paths.items()
+        if name not in hashed_names
+        and name in staged
+        and (deployed.get(name) != hashed or not on_s3(name))
+    }
+
+    immutable = with_variants(new_hashed, staged)
+    originals = with_variants(changed_originals, staged) - immutable
+    if remote_names is not None:
+        # Variants of files already deployed that S3 lost.
+        lost_variants = {
+            name
+            for name in staged
+            if name not in remote_names
+            and (base := variant_base(name)) is not None
+            and (base in hashed_names or base in local_paths)
+        }
+        immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
+        originals |= lost_variants - immutable
+    collection = collection_names(staged, local_paths)
+    return PublishPlan(
+        immutable=tuple(sorted(immutable)),
+        originals=tuple(sorted(originals)),
+        manifest=None if manifest_unchanged else manifest_name,
+        unchanged=len(collection - immutable - originals),
+    )
+
+
+def plan_deletions(
+    *,
+    present: Collection[str],
+    kept_releases: Sequence[Mapping[str, str]],
+    protected: Collection[str],
+) -> tuple[str, ...]:
+    """Names under ``location`` that no kept release references.
+
+    ``present`` is every name S3 holds, ``kept_releases`` the manifests'
+    paths of the releases to keep (the live one among them), ``protected``
+    names never to delete (the live manifest, kept manifest copies).
+    """
+    referenced: set[str] = set(protected)
+    for paths in kept_releases:
+        referenced.update(manifest_names(paths))
+    return tuple(
+        sorted(
+            name
+            for name in present
+            if name not in referenced and not is_variant_of(name, referenced)
+        )
+    )

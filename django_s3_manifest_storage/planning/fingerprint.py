@@ -1,0 +1,54 @@
+"""Fingerprints that let a redeploy skip work when nothing changed.
+
+The *sources* fingerprint covers every input of post-processing: each source
+file's name and bytes, plus the context that shapes the output (see
+``collect.hashing.collection_context``). When it equals the one stored with the
+deployed manifest, hashing would produce the deployed manifest again, so it
+is skipped.
+
+The *parameters* digests cover the upload parameters of every name in the
+collection, one digest per parameter, so a changed Cache-Control (say)
+re-uploads objects even when no file changed, and the summary can say which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from .stamp import encode_parts
+
+CHUNK_SIZE = 1024 * 1024
+
+
+def content_digest(stream: IO[bytes]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sources_fingerprint(
+    file_digests: Iterable[tuple[str, str]], context: Mapping[str, str]
+) -> str:
+    """Combine ``(name, content digest)`` pairs and the context, order-free."""
+    fingerprint = hashlib.sha256(encode_parts(context).encode())
+    for name, digest in sorted(file_digests):
+        fingerprint.update(f"\0{name}\0{digest}".encode())
+    return fingerprint.hexdigest()
+
+
+def parameters_digests(
+    parameters_by_name: Iterable[tuple[str, Mapping[str, Any]]],
+) -> dict[str, str]:
+    """One digest per parameter (``CacheControl``...) over every name."""
+    digests: dict[str, Any] = {}
+    for name, parameters in sorted(parameters_by_name, key=lambda item: item[0]):
+        for key, value in parameters.items():
+            digest = digests.get(key)
+            if digest is None:
+                digest = digests[key] = hashlib.sha256()
+            # repr: stable for the str/dict values parameters hold.
+            digest.update(f"\0{name}\0{value!r}".encode())
+    return {key: digest.hexdigest()[:16] for key, digest in digests.items()}

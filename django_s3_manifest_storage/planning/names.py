@@ -1,0 +1,91 @@
+"""The names of a collection: originals, hashed names, compressed variants.
+
+A manifest maps each original name to its hashed name. On S3 a collection
+is those names, and the ``.gz``/``.br`` variants written next to them (as
+whitenoise does), minus the originals that were not collected (whitenoise's
+keep-only-hashed mode removes them).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Collection, Iterable, Mapping
+
+COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
+
+
+def variant_base(name: str) -> str | None:
+    """The name a compressed variant compresses, or None for other names."""
+    for suffix in COMPRESSED_VARIANT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def is_variant_of(name: str, names: Collection[str]) -> bool:
+    base = variant_base(name)
+    return base is not None and base in names
+
+
+def with_variants(names: Iterable[str], present: Collection[str]) -> set[str]:
+    """``names`` and those of their compressed variants in ``present``."""
+    result = set(names)
+    result.update(
+        name + suffix
+        for name in list(result)
+        for suffix in COMPRESSED_VARIANT_SUFFIXES
+        if name + suffix in present
+    )
+    return result
+
+
+def manifest_names(paths: Mapping[str, str]) -> set[str]:
+    """Every name a manifest lists: originals and hashed names."""
+    return {*paths, *paths.values()}
+
+
+def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
+    """Whether a name is a hashed name or a compressed variant of one."""
+    return name in hashed_names or is_variant_of(name, hashed_names)
+
+
+def collection_names(
+    staged: Collection[str], local_paths: Mapping[str, str]
+) -> set[str]:
+    """The objects S3 holds for a collection: its hashed names, the
+    originals that were collected, and the compressed variants of both."""
+    hashed_names = set(local_paths.values())
+    return with_variants(
+        hashed_names | {name for name in local_paths if name in staged}, staged
+    )
+
+
+def collection_objects(staged: Iterable[str], paths: Mapping[str, str]) -> set[str]:
+    """The staged names that belong to the collection ``paths`` describes:
+    originals, hashed names and their compressed variants."""
+    names = manifest_names(paths)
+    return {name for name in staged if name in names or is_variant_of(name, names)}
+
+
+def objects_of(
+    objects: Collection[str], sources: Iterable[str], paths: Mapping[str, str]
+) -> set[str]:
+    """The recorded objects of ``sources``: each one's original, its hashed
+    name in ``paths`` and their compressed variants."""
+    owned = {name for source in sources for name in (source, paths.get(source)) if name}
+    every_name = manifest_names(paths)
+    return {
+        name
+        for name in objects
+        if name in owned or (name not in every_name and is_variant_of(name, owned))
+    }
+
+
+def is_clean(name: str) -> bool:
+    """A name whose key is the location joined with it, as it is: every name
+    in a manifest is one."""
+    return (
+        "\\" not in name
+        and not name.startswith(("/", ".."))
+        and posixpath.normpath(name) == name
+    )

@@ -1,0 +1,182 @@
+"""What a published release records, and why a deploy cannot reuse it: pure.
+
+The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
+
+* ``collection-sources``: one digest of every source file and the context;
+* ``collection-context``: the context, one entry per part (``django=5.2.8;
+  hashing=…``), so a change can be named;
+* ``collection-parameters``: one digest per upload parameter (``CacheControl=…``)
+  over every name, so a change of parameters can be named too;
+* ``collection-record``: the content digest of the release's record
+  (incremental hashing, ``record.py``), so a record another deploy wrote
+  meanwhile is never taken for this manifest's;
+* ``collection-objects``: how many objects the collection has on S3
+  (originals, hashed names and their compressed variants), so a deploy that
+  skips hashing reports the same "unchanged" count as one that hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .manifest import InvalidManifest, parse_manifest_paths
+from .names import manifest_names
+
+SOURCES_METADATA_KEY = "collection-sources"
+CONTEXT_METADATA_KEY = "collection-context"
+PARAMETERS_METADATA_KEY = "collection-parameters"
+RECORD_METADATA_KEY = "collection-record"
+OBJECTS_METADATA_KEY = "collection-objects"
+
+# How each context part is named when it changed; versions are shown as values.
+CONTEXT_PART_NAMES = {
+    "hashing": "the local storage class, its options or its hashing settings",
+    "settings": "STATIC_URL or the WHITENOISE_* settings",
+}
+VERSIONED_PARTS = {
+    "django": "Django",
+    "package": "django-s3-manifest-storage",
+    "whitenoise": "whitenoise",
+}
+
+
+def encode_parts(parts: Mapping[str, str]) -> str:
+    """``{"a": "1", "b": "2"}`` as ``a=1;b=2`` (metadata values are strings)."""
+    return ";".join(f"{key}={value}" for key, value in sorted(parts.items()))
+
+
+def decode_parts(encoded: str | None) -> dict[str, str] | None:
+    """The inverse of :func:`encode_parts`; None for absent or foreign values."""
+    if not encoded:
+        return None
+    parts: dict[str, str] = {}
+    for item in encoded.split(";"):
+        key, equals, value = item.partition("=")
+        if not equals:
+            return None  # written by an older version: a bare digest
+        parts[key] = value
+    return parts
+
+
+@dataclass(frozen=True)
+class CollectionStamp:
+    """What is recorded with a published manifest about how it was made."""
+
+    sources: str | None
+    context: dict[str, str] | None = None
+    parameters: dict[str, str] | None = None
+    record: str | None = None
+    object_count: int | None = None
+    """The number of the collection's objects (``names.collection_names``)."""
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
+        objects = metadata.get(OBJECTS_METADATA_KEY, "")
+        return cls(
+            metadata.get(SOURCES_METADATA_KEY),
+            decode_parts(metadata.get(CONTEXT_METADATA_KEY)),
+            decode_parts(metadata.get(PARAMETERS_METADATA_KEY)),
+            metadata.get(RECORD_METADATA_KEY),
+            int(objects) if objects.isdigit() else None,
+        )
+
+    def metadata(self) -> dict[str, str]:
+        values = {
+            SOURCES_METADATA_KEY: self.sources,
+            CONTEXT_METADATA_KEY: encode_parts(self.context or {}),
+            PARAMETERS_METADATA_KEY: encode_parts(self.parameters or {}),
+            RECORD_METADATA_KEY: self.record,
+            OBJECTS_METADATA_KEY: (
+                None if self.object_count is None else str(self.object_count)
+            ),
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class DeployedState:
+    """The manifest live on S3, if any, and its stamp."""
+
+    manifest: bytes | None
+    paths: dict[str, str] | None
+    stamp: CollectionStamp = field(default_factory=lambda: CollectionStamp(None))
+    problem: str | None = None
+    """Why the manifest on S3 is unusable, when it is."""
+
+    @classmethod
+    def absent(cls) -> DeployedState:
+        return cls(None, None)
+
+    @classmethod
+    def parse(cls, body: bytes, metadata: Mapping[str, str]) -> DeployedState:
+        stamp = CollectionStamp.from_metadata(metadata)
+        try:
+            return cls(body, parse_manifest_paths(body), stamp)
+        except InvalidManifest as problem:
+            return cls(body, None, stamp, problem=str(problem))
+
+    def collection_names(self) -> set[str]:
+        return manifest_names(self.paths or {})
+
+    def hashed_names(self) -> set[str]:
+        return set((self.paths or {}).values())
+
+    def object_count(self) -> int:
+        """How many objects the collection has on S3, as recorded; a release
+        recorded without the count is counted by its manifest's names (its
+        compressed variants are unknown)."""
+        if self.stamp.object_count is not None:
+            return self.stamp.object_count
+        return len(self.collection_names())
+
+
+def context_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Human-readable differences between two contexts."""
+    changes = []
+    for part in sorted({*old, *new}):
+        before, after = old.get(part), new.get(part)
+        if before == after:
+            continue
+        if part in VERSIONED_PARTS:
+            name = VERSIONED_PARTS[part]
+            changes.append(f"{name} {before or 'absent'} -> {after or 'absent'}")
+        else:
+            changes.append(f"{CONTEXT_PART_NAMES.get(part, part)} changed")
+    return changes
+
+
+def full_upload_reason(
+    deployed: DeployedState,
+    context: Mapping[str, str],
+    parameters: Mapping[str, str] | None,
+) -> str | None:
+    """Why none of the deployed files can be reused, or None when they can.
+
+    ``parameters`` are today's digests of the deployed names' upload
+    parameters (None when there is no deployed manifest to compute them on).
+    """
+    if deployed.manifest is None:
+        return "no manifest on S3 yet"
+    if deployed.paths is None:
+        return f"the manifest on S3 is unusable ({deployed.problem})"
+    stamp = deployed.stamp
+    if stamp == CollectionStamp(None):
+        # Published by another tool (S3ManifestStaticStorage): the files it
+        # names are on S3, with the headers that tool gave them.
+        return None
+    if stamp.context is None or stamp.parameters is None:
+        return "the deployed release was recorded by an older version"
+    # Another local storage class, version or setting may write files the
+    # manifest does not list (compressed variants): upload everything.
+    changes = context_changes(stamp.context, context)
+    if changes:
+        return "; ".join(changes)
+    if parameters is not None and stamp.parameters != parameters:
+        changed = sorted(
+            key
+            for key in {*stamp.parameters, *parameters}
+            if stamp.parameters.get(key) != parameters.get(key)
+        )
+        return "upload parameters changed: " + ", ".join(changed)
+    return None
