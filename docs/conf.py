@@ -24,6 +24,7 @@ exclude_patterns = ["_build", "_generated/*.py"]
 html_theme = "furo"
 html_title = f"django-s3-manifest-storage {release}"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 # Links into the repository (tests, benchmarks) point at the source tree.
 REPOSITORY = "https://github.com/django-s3-manifest-storage/django-s3-manifest-storage"
 myst_url_schemes = {
