@@ -19,6 +19,7 @@ nox.options.sessions = [
     "tests",
     "tests_obstore",
     "tests_s3_compatible",
+    "docs",
 ]
 nox.options.error_on_missing_interpreters = True
 
@@ -45,6 +46,8 @@ TEST_REQUIREMENTS = (
     "pytest-xdist>=3.5",
     "brotli",
     "hypothesis>=6",
+    # Runs the examples of the README and docs/ (tests/test_docs_examples.py).
+    "sybil>=9",
 )
 # One worker per core, each with its own S3 server; ``-- -n 0`` runs serially.
 PARALLEL = ("-n", "auto")
@@ -242,6 +245,27 @@ def typecheck(session: nox.Session) -> None:
         "pytest-django",
     )
     session.run("mypy")
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """The documentation site, from docs/ into docs/_build/html, with every
+    warning an error (a broken link, a missing page or anchor). Its examples
+    run in the test sessions (tests/test_docs_examples.py)."""
+    session.install("-e", ".", "sphinx>=7.2", "furo>=2024.1", "myst-parser>=3")
+    session.run(
+        "python",
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
 
 
 @nox.session(python="3.12")
