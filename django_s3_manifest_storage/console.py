@@ -25,6 +25,7 @@ class CommandOptions:
     verbosity: int = 1
     clear: bool = False
     dry_run: bool = False
+    symlink: bool = False
     stdout: Any = None
 
     @classmethod
@@ -36,6 +37,7 @@ class CommandOptions:
             verbosity=int(getattr(command, "verbosity", 1)),
             clear=bool(getattr(command, "clear", False)),
             dry_run=bool(getattr(command, "dry_run", False)),
+            symlink=bool(getattr(command, "symlink", False)),
             stdout=getattr(command, "stdout", None),
         )
 

@@ -19,6 +19,7 @@ from django.contrib.staticfiles.management.commands.collectstatic import (
     Command as CollectstaticCommand,
 )
 from django.core.files.base import File
+from django.core.management.base import CommandError
 
 from .collect.run import CollectRun
 from .collect.run_setup import RunSetup
@@ -71,8 +72,12 @@ class RunModeFileOperations(StorageBase):
         return None if command is None else self._start_run(command)
 
     def _start_run(self, command: Any) -> CollectRun:
+        options = CommandOptions.of(command)
+        if options.symlink:
+            # As the stock class: the files end up on S3, not beside a link.
+            raise CommandError("Can't symlink to a remote destination.")
         with self._run_lock:
-            run = CollectRun(self._run_setup(), CommandOptions.of(command), command)
+            run = CollectRun(self._run_setup(), options, command)
             self._run = run
         if command is not None:
             # collectstatic failed before post_process: clean up when its

@@ -19,7 +19,7 @@ from django.core.checks.registry import registry
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.test import override_settings
 
 from django_s3_manifest_storage import ManifestSyncS3Storage
@@ -186,3 +186,50 @@ def test_staticreleases_runs_only_the_staticfiles_checks(
             call_command("staticreleases", verify=True, skip_checks=False)
     assert "static.E001" in str(failed.value)
     assert "other.E001" not in str(failed.value)
+
+
+def test_the_stock_class_clear_deletes_nothing_on_s3(
+    s3: S3Bucket, static_source: StaticSource
+) -> None:
+    """What the documentation says of django-storages' own ``--clear``:
+    collectstatic asks ``exists("")`` before clearing, a HEAD of the prefix,
+    which S3 answers 404, so clearing deletes nothing (django-storages 1.14).
+    The deletes it makes are collectstatic's own, of each file it copies
+    again."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+            "OPTIONS": s3.stock_options(),
+        },
+    }
+    with override_settings(
+        STATICFILES_DIRS=[str(static_source.root)], STORAGES=storages
+    ):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        s3.put("static/robots.txt", FOREIGN["static/robots.txt"])
+        stale = f"static/{paths_on_s3(s3)['css/plain.css']}"
+        static_source.write("css/plain.css", b"p { order: 2; }\n")
+        s3.clear_log()
+        call_command("collectstatic", interactive=False, verbosity=0, clear=True)
+
+    held = s3.objects()
+    requests = s3.bundled_server.requests
+    deleted = {request.key for request in requests if request.method == "DELETE"}
+    put = {request.key for request in requests if request.method == "PUT"}
+    assert deleted
+    assert deleted <= put
+    assert held["static/robots.txt"] == FOREIGN["static/robots.txt"]
+    assert stale in held
+
+
+def test_link_is_refused_as_the_stock_class_refuses_it(
+    s3: S3Bucket, storage_settings: Callable[..., override_settings]
+) -> None:
+    s3.clear_log()
+
+    with storage_settings(), pytest.raises(CommandError) as refused:
+        call_command("collectstatic", interactive=False, verbosity=0, link=True)
+
+    assert str(refused.value) == "Can't symlink to a remote destination."
+    assert sum(s3.counts().values()) == 0

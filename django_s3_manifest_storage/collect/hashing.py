@@ -56,6 +56,12 @@ HASHING_METHODS = (
     "_url",
     "_post_process",
     "save_manifest",
+    # whitenoise's: which files it compresses, and which originals it removes.
+    "post_process_with_compression",
+    "keep_only_hashed_files",
+    "delete_files",
+    "create_compressor",
+    "compress_files",
 )
 
 
@@ -152,6 +158,8 @@ def collection_context(
     relevant_settings: dict[str, Any] = {"STATIC_URL": settings.STATIC_URL}
     if uses_whitenoise(hashing_class):
         context["whitenoise"] = _version("whitenoise")
+        # whitenoise writes .br files only when Brotli can be imported.
+        context["brotli"] = _version("brotli")
         relevant_settings.update(
             {
                 name: getattr(settings, name)

@@ -42,6 +42,7 @@ VERSIONED_PARTS = {
     "django": "Django",
     "package": "django-s3-manifest-storage",
     "whitenoise": "whitenoise",
+    "brotli": "Brotli",
 }
 
 
