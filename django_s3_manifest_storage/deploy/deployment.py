@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..console import CommandOptions, DryRunReport, PublishReport, upload_progress
 from ..errors import PublishError
 from ..options import DeployPolicy
-from ..planning.delta import DeployPlan, StagedFileMissing, plan_publish
+from ..planning.delta import DeployPlan, StagedFileMissing
 from ..planning.fingerprint import content_digest
 from ..planning.manifest import InvalidManifest, parse_manifest_paths
 from ..planning.names import collection_names, is_hashed
@@ -28,7 +29,16 @@ from ..releases.history import new_history_name
 from ..s3 import in_background
 from ..upload.uploader import Upload, Uploader, raise_for_failures
 from .live import LiveState
-from .objects import Destination, ObjectSettings, StagedFiles, renamed, with_metadata
+from .objects import (
+    Destination,
+    ObjectSettings,
+    StagedFiles,
+    gzipped,
+    in_place,
+    renamed,
+    stored_in,
+    with_metadata,
+)
 from .prune import Pruning
 from .resume import ResumeRecord
 
@@ -107,17 +117,17 @@ class Deployment:
             ) from problem
         staged = staging.names().union(also_staged)
         stamp = self._stamp(staging, sources, context, local_paths, staged, record)
-        reusable, reason = self.live.reuse(deployed, context)
         try:
-            publish = plan_publish(
+            publish, reason = self.live.publish_plan(
+                deployed,
+                context,
                 staged=staged,
                 local_paths=local_paths,
-                remote_paths=reusable,
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
                     deployed.manifest == local_manifest and deployed.stamp == stamp
                 ),
-                remote_names=self.live.remote_names(),
+                current=lambda: None if record is None else stored_in(staging, record),
             )
         except StagedFileMissing as missing:
             raise PublishError(
@@ -180,6 +190,7 @@ class Deployment:
             destination=self.url,
             uploads=(*plan.upload_names, *companions),
             upload_bytes=plan.upload_bytes + sum(companions.values()),
+            header_updates=plan.publish.headers,
             unchanged=plan.publish.unchanged,
             deletions=self.pruning.stale_names(plan.local_paths),
             full_upload_reason=plan.full_upload_reason,
@@ -252,26 +263,39 @@ class Deployment:
             name for name, entry in entries.items() if resume.is_stored(name, entry)
         }
         waves = [
-            [name for name in wave if name not in sent_early and name not in resumed]
-            for wave in plan.publish.waves
+            (
+                [
+                    name
+                    for name in wave
+                    if name not in sent_early and name not in resumed
+                ],
+                headers,
+            )
+            for wave, headers in plan.publish.stages
         ]
         history = self.history_copy(plan)
         companions = self.companions(plan, history)
         uploaded = dict(sent_early)
-        # The progress counts every object this run sends: those sent while
-        # hashing went on are done already.
+        updated: list[str] = []
+        # The progress counts every object this run sends or updates: those
+        # sent while hashing went on are done already.
         progress = upload_progress(
             self.command,
-            len(sent_early) + sum(len(wave) for wave in waves) + len(companions),
+            len(sent_early)
+            + sum(len(wave) + len(headers) for wave, headers in waves)
+            + len(companions),
             sum(sent_early.values())
-            + sum(plan.sizes[name] for wave in waves for name in wave)
+            + sum(plan.sizes[name] for wave, _headers in waves for name in wave)
             + sum(companions.values()),
         )
         for size in sent_early.values():
             progress.advance(size)
 
         def count(upload: Upload, size: int) -> None:
-            uploaded[upload.name] = size
+            if upload.in_place:
+                updated.append(upload.name)
+            else:
+                uploaded[upload.name] = size
             if upload.name in entries:
                 resume.note_stored(upload.name, entries[upload.name])
             progress.advance(size)
@@ -285,6 +309,7 @@ class Deployment:
             destination=self.url,
             uploaded=tuple(uploaded),
             uploaded_bytes=sum(uploaded.values()),
+            headers_updated=tuple(updated),
             unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,
             deleted=self.pruning.delete_stale(plan.local_paths, history),
@@ -296,20 +321,25 @@ class Deployment:
         self,
         staging: StagedFiles,
         plan: DeployPlan,
-        waves: list[list[str]],
+        waves: list[tuple[list[str], tuple[str, ...]]],
         history: str | None,
         count: Callable[[Upload, int], None],
     ) -> None:
         hashed_names = set(plan.local_paths.values())
-        for wave in filter(None, waves):
+
+        def upload(name: str) -> Upload:
+            return self.objects.upload(staging, name, is_hashed(name, hashed_names))
+
+        for wave, headers in waves:
             # Made as they go: a wave of 100,000 names holds only the
             # uploads in flight.
-            uploads: Iterable[Upload] = (
-                self.objects.upload(staging, name, is_hashed(name, hashed_names))
-                for name in wave
+            uploads: Iterable[Upload] = chain(
+                map(upload, wave), (in_place(upload(name)) for name in headers)
             )
-            if wave == [plan.publish.manifest]:
+            if wave and wave == [plan.publish.manifest]:
                 uploads = self._manifest_wave(staging, plan, history, count)
+            elif not wave and not headers:
+                continue
             self.upload(uploads, count)
 
     def _manifest_wave(
@@ -328,9 +358,9 @@ class Deployment:
         if history is not None:
             self.upload([renamed(manifest, history, self.location.key(history))], count)
         if plan.sidecar is not None:
-            self.upload(
-                [self.objects.upload(staging, plan.sidecar, hashed=False)], count
-            )
+            # Compressed: JSON of names and digests shrinks several times.
+            sidecar = self.objects.upload(staging, plan.sidecar, hashed=False)
+            self.upload([gzipped(sidecar)], count)
         return [manifest]
 
     def upload(
