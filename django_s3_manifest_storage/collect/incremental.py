@@ -223,7 +223,9 @@ class IncrementalHashing:
         previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
         kept = reuse.kept if reuse else {}
         staged = self.staging.names().union(hashing.also_staged)
-        objects = tuple(collection_objects(staged, local_paths))
+        # Sorted: the parameter sets are numbered in this order, and equal
+        # collections must give equal records.
+        objects = tuple(sorted(collection_objects(staged, local_paths)))
         record = ReleaseRecord(
             dict(digests),
             references_of(previous, kept, hashing.recorder.references),

@@ -27,7 +27,7 @@ from ..planning.record import record_name
 from ..planning.stamp import CollectionStamp, DeployedState
 from ..releases.history import new_history_name
 from ..s3 import in_background
-from ..upload.uploader import Upload, Uploader, raise_for_failures
+from ..upload.uploader import Upload, Uploader, gzip_file, raise_for_failures
 from .live import LiveState
 from .objects import (
     Destination,
@@ -137,6 +137,8 @@ class Deployment:
         uploads = [name for wave in publish.waves for name in wave]
         uploads.extend([sidecar] if sidecar else [])
         sizes = {name: staging.file(name).stat().st_size for name in uploads}
+        if sidecar is not None:
+            sizes[sidecar] = len(gzip_file(staging.file(sidecar)))  # sent so
         return DeployPlan(
             publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
         )

@@ -105,7 +105,7 @@ class Fault:
     )
 
     def applies_to(self, request: RecordedRequest) -> bool:
-        return self.method in ("*", request.method) and bool(
+        return self.method in ("*", request.method, request.kind) and bool(
             re.search(self.key_pattern, request.key)
         )
 
