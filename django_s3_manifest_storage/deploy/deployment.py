@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from ..console import CommandOptions, DryRunReport, PublishReport, upload_progress
+from ..console import CommandOptions, DryRunReport, PublishReport
 from ..errors import PublishError
 from ..options import DeployPolicy
 from ..planning.delta import DeployPlan, StagedFileMissing
@@ -41,6 +41,7 @@ from .objects import (
 )
 from .prune import Pruning
 from .resume import ResumeRecord
+from .tally import Tally
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -264,54 +265,31 @@ class Deployment:
         resumed = {
             name for name, entry in entries.items() if resume.is_stored(name, entry)
         }
+        done = resumed.union(sent_early)
         waves = [
-            (
-                [
-                    name
-                    for name in wave
-                    if name not in sent_early and name not in resumed
-                ],
-                headers,
-            )
+            ([name for name in wave if name not in done], headers)
             for wave, headers in plan.publish.stages
         ]
         history = self.history_copy(plan)
-        companions = self.companions(plan, history)
-        uploaded = dict(sent_early)
-        updated: list[str] = []
-        # The progress counts every object this run sends or updates: those
-        # sent while hashing went on are done already.
-        progress = upload_progress(
+        tally = Tally(
             self.command,
-            len(sent_early)
-            + sum(len(wave) + len(headers) for wave, headers in waves)
-            + len(companions),
-            sum(sent_early.values())
-            + sum(plan.sizes[name] for wave, _headers in waves for name in wave)
-            + sum(companions.values()),
+            sent_early=sent_early,
+            waves=waves,
+            sizes=plan.sizes,
+            companions=self.companions(plan, history),
+            resume=resume,
+            entries=entries,
         )
-        for size in sent_early.values():
-            progress.advance(size)
-
-        def count(upload: Upload, size: int) -> None:
-            if upload.in_place:
-                updated.append(upload.name)
-            else:
-                uploaded[upload.name] = size
-            if upload.name in entries:
-                resume.note_stored(upload.name, entries[upload.name])
-            progress.advance(size)
-
         try:
-            self._send_waves(staging, plan, waves, history, count)
+            self._send_waves(staging, plan, waves, history, tally.count)
         finally:
-            progress.close()
+            tally.close()
         resume.discard()
         return PublishReport(
             destination=self.url,
-            uploaded=tuple(uploaded),
-            uploaded_bytes=sum(uploaded.values()),
-            headers_updated=tuple(updated),
+            uploaded=tuple(tally.uploaded),
+            uploaded_bytes=sum(tally.uploaded.values()),
+            headers_updated=tuple(tally.updated),
             unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,
             deleted=self.pruning.delete_stale(plan.local_paths, history),
