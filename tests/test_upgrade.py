@@ -11,9 +11,11 @@ from typing import Any
 import django
 import pytest
 
+from django_s3_manifest_storage import console
 from django_s3_manifest_storage.testing.s3_server import Fault
 
 from .conftest import Deploy, S3Bucket, StaticSource
+from .test_progress import assert_counts_every_upload_once, progress_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -116,7 +118,10 @@ def test_a_django_upgrade_sends_the_manifest_and_its_records_only(
 
 
 def test_a_cache_control_change_updates_headers_in_place(
-    s3: S3Bucket, deploy: Deploy, whitenoise_source: StaticSource
+    s3: S3Bucket,
+    deploy: Deploy,
+    whitenoise_source: StaticSource,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A fresh deploy with the new setting, under another location: what a
     # PUT of each object leaves.
@@ -127,9 +132,15 @@ def test_a_cache_control_change_updates_headers_in_place(
     # Hashed names and their variants: those the setting applies to.
     hashed = {key for key, seen in before.items() if seen["CacheControl"] == IMMUTABLE}
     planned = deploy(**OPTIONS, hashed_cache_control=NEW_POLICY, dry_run=True)
+    monkeypatch.setattr(console, "LINE_INTERVAL", 0.0)  # a progress line each
+    output = io.StringIO()
     s3.clear_log()
 
-    report = deploy(**OPTIONS, hashed_cache_control=NEW_POLICY).last_publish
+    report = deploy(
+        **OPTIONS,
+        hashed_cache_control=NEW_POLICY,
+        command_options={"verbosity": 1, "stdout": output},
+    ).last_publish
 
     seen = kinds_by_key(s3)
     assert seen["PUT"] == {MANIFEST, RECORD}
@@ -140,6 +151,10 @@ def test_a_cache_control_change_updates_headers_in_place(
     assert len(report.uploaded) == len(seen["PUT"])
     assert report.unchanged == len(before) - len(hashed)
     assert f"{len(hashed)} headers updated" in report.summary()
+    # The progress counts each object the server stored: copies included.
+    assert_counts_every_upload_once(
+        progress_counts(output.getvalue()), len(copies) + len(seen["PUT"])
+    )
     dry_run = planned.last_dry_run
     assert sorted(dry_run.header_updates) == sorted(report.headers_updated)
     assert len(dry_run.uploads) == len(report.uploaded)

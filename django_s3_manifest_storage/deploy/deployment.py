@@ -70,6 +70,7 @@ class Deployment:
         self.command = command
         self.started = time.monotonic()
         self._resume: ResumeRecord | None = None
+        self._sidecar_body = b""
         self.live = LiveState(
             client,
             self.location,
@@ -139,7 +140,9 @@ class Deployment:
         uploads.extend([sidecar] if sidecar else [])
         sizes = {name: staging.file(name).stat().st_size for name in uploads}
         if sidecar is not None:
-            sizes[sidecar] = len(gzip_file(staging.file(sidecar)))  # sent so
+            # Compressed once: the plan counts the bytes sent.
+            self._sidecar_body = gzip_file(staging.file(sidecar))
+            sizes[sidecar] = len(self._sidecar_body)
         return DeployPlan(
             publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
         )
@@ -340,7 +343,7 @@ class Deployment:
         if plan.sidecar is not None:
             # Compressed: JSON of names and digests shrinks several times.
             sidecar = self.objects.upload(staging, plan.sidecar, hashed=False)
-            self.upload([gzipped(sidecar)], count)
+            self.upload([gzipped(sidecar, self._sidecar_body)], count)
         return [manifest]
 
     def upload(

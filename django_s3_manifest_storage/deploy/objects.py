@@ -228,12 +228,12 @@ def with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
     return Upload(upload.name, upload.path, upload.key, parameters, upload.gzip)
 
 
-def gzipped(upload: Upload) -> Upload:
-    """``upload`` sent gzipped, whatever the ``gzip`` option says: for this
-    package's own JSON (the record of sources), which only it reads, and
-    ``s3.fetch_object`` decodes."""
+def gzipped(upload: Upload, compressed: bytes) -> Upload:
+    """``upload`` sent as ``compressed`` (its gzipped bytes), whatever the
+    ``gzip`` option says: for this package's own JSON (the record of
+    sources), which only it reads, and ``s3.fetch_object`` decodes."""
     parameters = {**upload.parameters, "ContentEncoding": "gzip"}
-    return Upload(upload.name, upload.path, upload.key, parameters, gzip=True)
+    return replace(upload, parameters=parameters, gzip=True, compressed=compressed)
 
 
 def in_place(upload: Upload) -> Upload:

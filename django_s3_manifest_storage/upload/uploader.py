@@ -39,6 +39,11 @@ class Upload:
     in_place: bool = False
     """Only the parameters change: S3 holds the bytes already, and the
     object is copied onto itself with the new ones (``copy_one``)."""
+    compressed: bytes | None = None
+    """The gzipped bytes, when the caller compressed them already."""
+
+    def gzipped_body(self) -> bytes:
+        return self.compressed if self.compressed is not None else gzip_file(self.path)
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ class Boto3Uploader:
     def upload_one(self, upload: Upload) -> int:
         """Upload one file, streamed from disk; return the bytes sent."""
         if upload.gzip:
-            body = gzip_file(upload.path)
+            body = upload.gzipped_body()
             self.client.put_object(
                 Bucket=self.bucket, Key=upload.key, Body=body, **upload.parameters
             )
