@@ -145,8 +145,9 @@ class Boto3Uploader:
         (``MetadataDirective=REPLACE``): the new set in full, as a PUT of
         the bytes would leave them (tags too: none unless ``Tagging`` says
         so). Once the server answers NotImplemented, every object is
-        uploaded instead (as ``releases/rollback.py`` does)."""
-        if not self.copies_refused:
+        uploaded instead (as ``releases/rollback.py`` does); so is an
+        object over CopyObject's 5 GB limit."""
+        if not self.copies_refused and upload.path.stat().st_size <= COPY_LIMIT:
             try:
                 self.client.copy_object(
                     Bucket=self.bucket,
@@ -236,6 +237,10 @@ class Boto3Uploader:
             while running:
                 collect_one()
         return failures
+
+
+# The largest object one CopyObject request copies.
+COPY_LIMIT = 5 * 1024**3
 
 
 # Uploads in a pool (running or queued) per upload thread: enough that a
