@@ -48,6 +48,8 @@ TEST_REQUIREMENTS = (
     "hypothesis>=6",
     # Runs the examples of the README and docs/ (tests/test_docs_examples.py).
     "sybil>=9",
+    # django-compressor 4.5 finds its storages through STORAGES aliases.
+    "django-compressor>=4.5",
 )
 # One worker per core, each with its own S3 server; ``-- -n 0`` runs serially.
 PARALLEL = ("-n", "auto")

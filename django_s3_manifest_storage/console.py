@@ -57,6 +57,8 @@ class PublishReport:
     unchanged: int
     seconds: float
     deleted: tuple[str, ...] = ()
+    left_alone: int = 0
+    """Objects under the location that belong to no release (retention)."""
     reused_deployed: bool = False
     resumed: int = 0
     """Objects a failed run had stored, not sent again (among ``unchanged``)."""
@@ -91,8 +93,14 @@ class PublishReport:
             f"Published to {self.destination}: {len(self.uploaded)} file(s) "
             f"uploaded ({self.uploaded_bytes:,} bytes){headers}, {self.unchanged} "
             f"unchanged{resumed}{deleted}, in {self.seconds:.1f}s{how}.{why}"
-            f"{hashing}"
+            f"{left_alone_note(self.destination, self.left_alone)}{hashing}"
         )
+
+
+def left_alone_note(destination: str, count: int) -> str:
+    if not count:
+        return ""
+    return f" {count} object(s) under {destination} belong to no release; left alone."
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,10 @@ class Hashing:
     """Why a full pass ran when incremental hashing is on."""
     hashed_names: tuple[str, ...] = field(default=(), repr=False)
     """The sources hashed."""
+    unpublished_originals: int = 0
+    """Originals the hashing storage removed (a full pass only)."""
+    removed_by: str = "removed by the hashing storage"
+    """What removed them: the setting to name."""
 
     def summary(self) -> str:
         if self.incremental:
@@ -113,7 +125,13 @@ class Hashing:
                 f"Hashing: incremental, {self.hashed} of {self.sources} file(s) hashed."
             )
         why = f" ({self.full_reason})" if self.full_reason else ""
-        return f"Hashing: full, {self.sources} file(s) hashed{why}."
+        removed = (
+            f" {self.unpublished_originals:,} originals not published "
+            f"({self.removed_by})."
+            if self.unpublished_originals
+            else ""
+        )
+        return f"Hashing: full, {self.sources} file(s) hashed{why}.{removed}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,7 @@ class DryRunReport:
     unchanged: int
     deletions: tuple[str, ...]
     full_upload_reason: str | None = None
+    left_alone: int = 0
     header_updates: tuple[str, ...] = ()
     """Objects whose upload parameters would be replaced in place."""
 
@@ -153,6 +172,10 @@ class DryRunReport:
             )
             for name in self.deletions:
                 command.write(f"  would delete {name}", level=2)
+        if self.left_alone:
+            command.write(
+                f"Dry run:{left_alone_note(self.destination, self.left_alone)}"
+            )
 
 
 # Progress ------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -94,14 +95,21 @@ def test_without_clear_nothing_is_deleted(
 def deploy_release(
     number: int, deploy: Deploy, static_source: StaticSource, s3: S3Bucket, **options
 ) -> dict[str, str]:
+    deploy_release_storage(number, deploy, static_source, **options)
+    return deployed_paths(s3)
+
+
+def deploy_release_storage(
+    number: int, deploy: Deploy, static_source: StaticSource, **options: Any
+) -> ManifestSyncS3Storage:
+    """``deploy_release``, returning the storage that deployed."""
     static_source.write(f"release/only-in-{number}.txt", f"release {number}\n".encode())
     for other in range(1, number):
         (static_source.root / "release" / f"only-in-{other}.txt").unlink(
             missing_ok=True
         )
     static_source.write("css/plain.css", f"p {{ order: {number}; }}\n".encode())
-    deploy(keep_releases=2, **options)
-    return deployed_paths(s3)
+    return deploy(keep_releases=2, **options)
 
 
 def test_keep_releases_prunes_what_only_older_releases_use(
@@ -126,23 +134,31 @@ def test_keep_releases_prunes_what_only_older_releases_use(
     assert len(history) == 2
 
 
-def test_pruning_waits_until_enough_releases_are_recorded(
+def test_a_release_published_before_retention_is_left_alone(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource
 ) -> None:
-    # Release 1 went out before retention was configured: no copy of it.
+    # Release 1 went out before retention was configured: no copy of it, so
+    # no kept record says which objects are its own.
     static_source.write("release/only-in-1.txt", b"release 1\n")
     deploy()
     release_1 = deployed_paths(s3)
 
     deploy_release(2, deploy, static_source, s3)
-    deploy_release(3, deploy, static_source, s3)
+    storage = deploy_release_storage(3, deploy, static_source)
 
     keys = set(s3.objects())
-    # Release 2 had the only copy until release 3: release 1's files waited.
-    # Now releases 2 and 3 are recorded and release 1's unique files are gone.
+    # Releases 2 and 3 are recorded; release 1's files belong to no release
+    # retention knows of, and stay (counted), as anything else would.
     assert "static/release/only-in-2.txt" in keys
-    assert "static/release/only-in-1.txt" not in keys
-    assert release_names(release_1) - keys
+    unique_to_1 = release_names(release_1) - release_names(deployed_paths(s3))
+    assert "static/release/only-in-1.txt" in unique_to_1
+    assert unique_to_1 <= keys
+    report = storage.last_publish
+    assert report is not None
+    assert report.left_alone == len(unique_to_1)
+    assert f"{len(unique_to_1)} object(s) under s3://{s3.name}/static" in (
+        report.summary()
+    )
 
 
 def test_pruning_keeps_unrecorded_releases(

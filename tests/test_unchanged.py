@@ -57,6 +57,7 @@ SOURCES = "collection-sources"
 CONTEXT = "collection-context"
 PARAMETERS = "collection-parameters"
 OBJECTS = "collection-objects"
+ORIGINALS = "collection-originals"
 
 
 def test_the_manifest_records_what_it_was_made_from(
@@ -68,9 +69,12 @@ def test_the_manifest_records_what_it_was_made_from(
 
     deploy()
     first = recorded()
-    assert set(first) == {SOURCES, CONTEXT, PARAMETERS, OBJECTS}
+    assert set(first) == {SOURCES, CONTEXT, PARAMETERS, OBJECTS, ORIGINALS}
     # Every object of the collection, the manifest aside.
     assert int(first[OBJECTS]) == len(s3.object_keys("static/")) - 1
+    # Every source's original was published.
+    paths = json.loads(s3.get("static/staticfiles.json"))["paths"]
+    assert int(first[ORIGINALS]) == len(paths)
     assert re.fullmatch(r"[0-9a-f]{64}", first[SOURCES]), first
     # One entry per part of the context and per upload parameter, so a change
     # can be named.

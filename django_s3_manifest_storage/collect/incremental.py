@@ -173,9 +173,20 @@ class IncrementalHashing:
             merged[key] = hashed[key] if name in dirty else reuse.kept[name]
         hasher.hashed_files = merged
         hasher.save_manifest()
+        self._unstage_unpublished(reuse)
         kept_paths = {name: paths[name] for name in paths if name not in dirty}
         results.extend(results_as_django_yields_them(kept_paths, reuse.kept, globs))
         return HashingPass(iter(results), recorder, hasher, summary, reuse)
+
+    def _unstage_unpublished(self, reuse: Reuse) -> None:
+        """The kept sources' originals that the deployed release did not
+        publish are not staged either: the hashing storage removed them in
+        the full pass (whitenoise's keep-only-hashed mode), and removes only
+        those of the files it hashes now."""
+        published = set(reuse.record.objects)
+        for name in reuse.kept:
+            if name not in published and self.staging.exists(name):
+                self.staging.delete(name)
 
     def hash_all(
         self, paths: dict[str, Any], options: Mapping[str, Any], reason: str | None

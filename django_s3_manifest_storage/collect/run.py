@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..console import CommandOptions, DryRunReport, PublishReport
+from ..console import CommandOptions, DryRunReport, Hashing, PublishReport
 from ..deploy.deployment import Deployment
 from ..deploy.early import EarlyUploads
 from ..options import DeployPolicy
@@ -213,7 +213,7 @@ class CollectRun:
         sent = self.early.finish() if self.early is not None else {}
         deploy_plan = plan()
         published = deployment.publish(self.staging, deploy_plan, sent)
-        report = replace(published, hashing=hashing.summary)
+        report = replace(published, hashing=self._hashing_summary(hashing, deploy_plan))
         self.succeeded = True
         self._keep_manifest(deploy_plan.local_manifest)
         self.result = RunResult(
@@ -222,6 +222,26 @@ class CollectRun:
             paths=dict(deploy_plan.local_paths),
         )
         self._summarise(report)
+
+    def _hashing_summary(self, hashing: HashingPass, plan: DeployPlan) -> Hashing:
+        """The pass's summary; after a full pass, with the originals the
+        hashing storage removed (whitenoise's keep-only-hashed mode)."""
+        summary = hashing.summary
+        published = plan.stamp.originals
+        if summary.incremental or published is None:
+            return summary
+        hashed_names = set(plan.local_paths.values())
+        originals = sum(1 for name in plan.local_paths if name not in hashed_names)
+        removed_by = (
+            "WHITENOISE_KEEP_ONLY_HASHED_FILES"
+            if getattr(hashing.hasher, "keep_only_hashed_files", False)
+            else "removed by the hashing storage"
+        )
+        return replace(
+            summary,
+            unpublished_originals=originals - published,
+            removed_by=removed_by,
+        )
 
     def _keep_manifest(self, manifest: bytes) -> None:
         """Keep the manifest where run time reads it first: a persistent

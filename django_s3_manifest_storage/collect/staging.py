@@ -116,7 +116,11 @@ class Staging:
         )
         self.deferred = DeferredCopies()
         # Files here are served from S3, never from this directory's URL.
-        self.files = FileSystemStorage(location=str(self.root), base_url="/")
+        # Saving a name that exists overwrites it, as S3 does: a staged file
+        # never gets another name (Django would take it for a hashed name).
+        self.files = FileSystemStorage(
+            location=str(self.root), base_url="/", allow_overwrite=True
+        )
 
     def discard(self) -> None:
         """Remove a temporary directory; a persistent one stays."""
@@ -143,7 +147,7 @@ class Staging:
         like collectstatic's copies; anything else is written at once."""
         if self.temporary:
             return self.save(name, content)
-        return self.files.save(name, content)
+        return self._write(name, content)
 
     def stage_source(self, name: str, source: str | Path) -> None:
         """Make ``source`` the staged file ``name`` (copied on first use)."""
@@ -191,12 +195,34 @@ class Staging:
     def save(
         self, name: str | None, content: IO[Any], max_length: int | None = None
     ) -> str:
+        """Stage ``content`` as ``name``, replacing what is staged there. A
+        file on disk is recorded, not copied, unless a written file holds
+        the name already."""
         source = filesystem_source(content)
-        if name is None or source is None or self.exists(name):
-            return self.files.save(name, content, max_length)
+        if name is None or source is None or self.files.exists(name):
+            return self._write(name, content, max_length)
         validate_file_name(name, allow_relative_path=True)
         self.deferred.record(name, source)
         return name
+
+    def _write(
+        self, name: str | None, content: IO[Any], max_length: int | None = None
+    ) -> str:
+        """Write ``content`` as ``name``, overwriting it."""
+        if name is not None:
+            self.deferred.forget(name)
+            source = filesystem_source(content)
+            if source is not None and self._holds(name, source):
+                # Saved onto itself (a subclass that writes the staged file
+                # first, then saves it through the storage): writing would
+                # empty it.
+                return name
+        return self.files.save(name, content, max_length)
+
+    def _holds(self, name: str, source: str) -> bool:
+        """Whether the staged file ``name`` is the file ``source``."""
+        path = self.root / name
+        return path.exists() and os.path.samefile(path, source)
 
     def delete(self, name: str) -> None:
         self.deferred.forget(name)

@@ -168,6 +168,9 @@ class Deployment:
             self.objects.digests({*local_paths, *hashed_names}, hashed_names),
             record_digest,
             len(collection_names(staged, local_paths)),
+            sum(
+                1 for name in local_paths if name in staged and name not in hashed_names
+            ),
         )
 
     def history_copy(self, plan: DeployPlan) -> str | None:
@@ -192,14 +195,16 @@ class Deployment:
     def dry_run_report(self, plan: DeployPlan) -> DryRunReport:
         """What publishing ``plan`` would send and delete."""
         companions = self.companions(plan, self.history_copy(plan))
+        deletions = self.pruning.stale_names(plan.local_paths)
         return DryRunReport(
             destination=self.url,
             uploads=(*plan.upload_names, *companions),
             upload_bytes=plan.upload_bytes + sum(companions.values()),
             header_updates=plan.publish.headers,
             unchanged=plan.publish.unchanged,
-            deletions=self.pruning.stale_names(plan.local_paths),
+            deletions=deletions.stale,
             full_upload_reason=plan.full_upload_reason,
+            left_alone=deletions.left_alone,
         )
 
     # Resuming a failed run -----------------------------------------------
@@ -229,25 +234,29 @@ class Deployment:
     def adopt(self, deployed: DeployedState) -> PublishReport:
         """Report a deploy where S3 already served this collection."""
         assert deployed.paths is not None
+        deletions = self.pruning.delete_stale(deployed.paths)
         return PublishReport(
             destination=self.url,
             uploaded=(),
             uploaded_bytes=0,
             unchanged=deployed.object_count(),
             seconds=time.monotonic() - self.started,
-            deleted=self.pruning.delete_stale(deployed.paths),
+            deleted=deletions.stale,
+            left_alone=deletions.left_alone,
             reused_deployed=True,
         )
 
     def dry_run_adopt(self, deployed: DeployedState) -> DryRunReport:
         """What a dry run reports when S3 already serves this collection."""
         assert deployed.paths is not None
+        deletions = self.pruning.stale_names(deployed.paths)
         return DryRunReport(
             destination=self.url,
             uploads=(),
             upload_bytes=0,
             unchanged=deployed.object_count(),
-            deletions=self.pruning.stale_names(deployed.paths),
+            deletions=deletions.stale,
+            left_alone=deletions.left_alone,
         )
 
     def publish(
@@ -288,6 +297,7 @@ class Deployment:
         finally:
             tally.close()
         resume.discard()
+        deletions = self.pruning.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
             uploaded=tuple(tally.uploaded),
@@ -295,7 +305,8 @@ class Deployment:
             headers_updated=tuple(tally.updated),
             unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,
-            deleted=self.pruning.delete_stale(plan.local_paths, history),
+            deleted=deletions.stale,
+            left_alone=deletions.left_alone,
             resumed=len(resumed),
             full_upload_reason=plan.full_upload_reason,
         )

@@ -1,6 +1,10 @@
-"""Deleting what no kept release references, once the new manifest is live:
-``--clear`` and ``keep_releases``. The choice is pure (``planning/delta.py``); this
-module reads the kept releases' manifests and sends the deletes."""
+"""Deleting what releases published and no kept release needs, once the new
+manifest is live: ``keep_releases``; and everything but the live release
+for ``--clear``. Objects no release published (a compressor's output, files
+saved at run time, a ``robots.txt``) are left alone, and counted.
+
+The choice is pure (``planning/delta.py``); this module reads the releases'
+manifests and sends the deletes."""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..console import CommandOptions
 from ..options import DeployPolicy
-from ..planning.delta import plan_deletions
-from ..planning.manifest import InvalidManifest, parse_manifest_paths
-from ..releases.history import kept_release_names
+from ..planning.delta import Deletions, left_alone, plan_deletions
+from ..planning.stamp import DeployedState
+from ..releases.history import kept_release_names, kept_releases
 from ..s3 import S3Location, delete_keys, fetch_object
 
 if TYPE_CHECKING:
@@ -45,11 +49,13 @@ class Pruning:
 
     def stale_names(
         self, live_paths: Mapping[str, str], *, publishing_history: str | None = None
-    ) -> tuple[str, ...]:
-        """Names to delete once ``live_paths`` is the live manifest."""
+    ) -> Deletions:
+        """What to delete once ``live_paths`` is the live manifest: what
+        releases published and no kept release needs (``--clear``: all but
+        the live release)."""
         present = self.remote_names()
         if not self.policy.deletes or present is None:
-            return ()
+            return Deletions()
         if publishing_history is not None:
             present = present | {publishing_history}
         kept = kept_release_names(
@@ -59,43 +65,68 @@ class Pruning:
             clear=self.policy.clear,
         )
         if kept is None:
-            return ()
-        kept_releases: list[Mapping[str, str]] = [live_paths]
+            return Deletions()
+        kept_paths: list[Mapping[str, str]] = [live_paths]
         for name in kept:
             if name == publishing_history:
                 continue
-            paths = self._release_paths(name)
-            if paths is None:
+            release = self._release(name)
+            if release is None:
                 # A kept release we cannot read: its files are unknown.
                 logger.warning(
                     "Cannot read %s; nothing pruned.", self.location.url_of(name)
                 )
-                return ()
-            kept_releases.append(paths)
-        return plan_deletions(
+                return Deletions()
+            kept_paths.append(release.paths or {})
+        protected = {*self.protected, *kept}
+        published = None if self.policy.clear else self._published(present, kept)
+        stale = plan_deletions(
             present=present,
-            kept_releases=kept_releases,
-            protected={*self.protected, *kept},
+            kept_releases=kept_paths,
+            protected=protected,
+            published=published,
+        )
+        return Deletions(
+            stale,
+            left_alone(
+                present=present,
+                kept_releases=kept_paths,
+                protected=protected,
+                stale=stale,
+            ),
         )
 
-    def _release_paths(self, history: str) -> Mapping[str, str] | None:
+    def _published(self, present: Collection[str], kept: Collection[str]) -> set[str]:
+        """What the releases past the kept ones published: their history
+        copies, and the names they put on S3. A copy that cannot be read
+        publishes nothing: its objects are left alone."""
+        published: set[str] = set()
+        for release in kept_releases(present, self.manifest_name):
+            if release.history in kept:
+                continue
+            published.add(release.history)
+            deployed = self._release(release.history)
+            if deployed is not None:
+                published.update(deployed.published_names())
+        return published
+
+    def _release(self, history: str) -> DeployedState | None:
         copy = fetch_object(
             self.client, self.location.bucket, self.location.key(history)
         )
         if copy is None:
             return None
-        try:
-            return parse_manifest_paths(copy.body)
-        except InvalidManifest:
-            return None
+        release = DeployedState.parse(copy.body, copy.metadata)
+        return None if release.paths is None else release
 
     def delete_stale(
         self, live_paths: Mapping[str, str], history: str | None = None
-    ) -> tuple[str, ...]:
-        """Delete what no kept release references; the live one is never touched."""
-        stale = self.stale_names(live_paths, publishing_history=history)
+    ) -> Deletions:
+        """Delete what no kept release needs; the live one is never touched."""
+        planned = self.stale_names(live_paths, publishing_history=history)
+        stale = planned.stale
         if not stale:
-            return ()
+            return planned
         location = self.location
         failures = delete_keys(
             self.client, location.bucket, [location.key(name) for name in stale]
@@ -113,4 +144,7 @@ class Pruning:
             logger.warning(message)
             self.command.write(f"Warning: {message}", level=0)
         failed_keys = {failure.key for failure in failures}
-        return tuple(name for name in stale if location.key(name) not in failed_keys)
+        return Deletions(
+            tuple(name for name in stale if location.key(name) not in failed_keys),
+            planned.left_alone,
+        )

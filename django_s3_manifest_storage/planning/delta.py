@@ -182,25 +182,70 @@ def plan_publish(
     )
 
 
+@dataclass(frozen=True)
+class Deletions:
+    """What retention deletes after a deploy, and what it leaves alone."""
+
+    stale: tuple[str, ...] = ()
+    left_alone: int = 0
+    """Objects under the location that belong to no release."""
+
+
 def plan_deletions(
     *,
     present: Collection[str],
     kept_releases: Sequence[Mapping[str, str]],
     protected: Collection[str],
+    published: Collection[str] | None = None,
 ) -> tuple[str, ...]:
-    """Names under ``location`` that no kept release references.
+    """Names under ``location`` to delete: those no kept release references,
+    among those a release published.
 
     ``present`` is every name S3 holds, ``kept_releases`` the manifests'
     paths of the releases to keep (the live one among them), ``protected``
     names never to delete (the live manifest, kept manifest copies).
+    ``published``: the names releases of this package put there (their
+    names, hashed names and history copies), whose compressed variants are
+    theirs too; anything else under the location is someone else's (a
+    compressor's output, files saved at run time) and is left alone. None:
+    every name is a candidate (``--clear``).
     """
-    referenced: set[str] = set(protected)
-    for paths in kept_releases:
-        referenced.update(manifest_names(paths))
+    referenced = _referenced(kept_releases, protected)
     return tuple(
         sorted(
             name
             for name in present
-            if name not in referenced and not is_variant_of(name, referenced)
+            if not _named(name, referenced)
+            and (published is None or _named(name, published))
         )
     )
+
+
+def left_alone(
+    *,
+    present: Collection[str],
+    kept_releases: Sequence[Mapping[str, str]],
+    protected: Collection[str],
+    stale: Collection[str],
+) -> int:
+    """How many names under ``location`` neither a kept release references
+    nor retention deletes: objects that belong to no release."""
+    referenced = _referenced(kept_releases, protected)
+    deleted = set(stale)
+    return sum(
+        1 for name in present if name not in deleted and not _named(name, referenced)
+    )
+
+
+def _referenced(
+    kept_releases: Sequence[Mapping[str, str]], protected: Collection[str]
+) -> set[str]:
+    referenced: set[str] = set(protected)
+    for paths in kept_releases:
+        referenced.update(manifest_names(paths))
+    return referenced
+
+
+def _named(name: str, names: Collection[str]) -> bool:
+    """Whether ``name`` is one of ``names`` or a compressed variant of one."""
+    return name in names or is_variant_of(name, names)

@@ -44,6 +44,13 @@ def manifest_names(paths: Mapping[str, str]) -> set[str]:
     return {*paths, *paths.values()}
 
 
+def published_names(paths: Mapping[str, str], *, originals: bool) -> set[str]:
+    """The names a release put on S3, before compressed variants: its hashed
+    names, and its originals unless the hashing storage removed them
+    (whitenoise's keep-only-hashed mode)."""
+    return manifest_names(paths) if originals else set(paths.values())
+
+
 def is_hashed(name: str, hashed_names: Collection[str]) -> bool:
     """Whether a name is a hashed name or a compressed variant of one."""
     return name in hashed_names or is_variant_of(name, hashed_names)

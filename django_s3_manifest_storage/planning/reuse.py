@@ -36,14 +36,14 @@ def serves(
 ) -> bool:
     """Whether S3 already serves what ``sources`` would publish: the deployed
     release was made from them, its files can be reused (``reusable``, from
-    :func:`reusable_paths`) and S3 holds every one of them (``present``: every
-    name S3 holds, when a listing was made)."""
+    :func:`reusable_paths`) and S3 holds every object it published
+    (``present``: every name S3 holds, when a listing was made)."""
     if deployed.paths is None or deployed.stamp.sources != sources:
         return False
     if reusable is None:
         return False
     return present is None or all(
-        name in present for name in deployed.collection_names()
+        name in present for name in deployed.published_names()
     )
 
 

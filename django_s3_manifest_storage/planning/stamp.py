@@ -12,7 +12,10 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
   meanwhile is never taken for this manifest's;
 * ``collection-objects``: how many objects the collection has on S3
   (originals, hashed names and their compressed variants), so a deploy that
-  skips hashing reports the same "unchanged" count as one that hashes.
+  skips hashing reports the same "unchanged" count as one that hashes;
+* ``collection-originals``: how many unhashed originals the release
+  published: 0 when the hashing storage removed them (whitenoise's
+  keep-only-hashed mode), so verify and rollback do not ask for them.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
-from .names import manifest_names
+from .names import manifest_names, published_names
 
 SOURCES_METADATA_KEY = "collection-sources"
 CONTEXT_METADATA_KEY = "collection-context"
 PARAMETERS_METADATA_KEY = "collection-parameters"
 RECORD_METADATA_KEY = "collection-record"
 OBJECTS_METADATA_KEY = "collection-objects"
+ORIGINALS_METADATA_KEY = "collection-originals"
 
 # How each context part is named when it changed; versions are shown as values.
 CONTEXT_PART_NAMES = {
@@ -69,17 +73,27 @@ class CollectionStamp:
     record: str | None = None
     object_count: int | None = None
     """The number of the collection's objects (``names.collection_names``)."""
+    originals: int | None = None
+    """The number of unhashed originals published (None: not recorded)."""
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> CollectionStamp:
         objects = metadata.get(OBJECTS_METADATA_KEY, "")
+        originals = metadata.get(ORIGINALS_METADATA_KEY, "")
         return cls(
             metadata.get(SOURCES_METADATA_KEY),
             decode_parts(metadata.get(CONTEXT_METADATA_KEY)),
             decode_parts(metadata.get(PARAMETERS_METADATA_KEY)),
             metadata.get(RECORD_METADATA_KEY),
             int(objects) if objects.isdigit() else None,
+            int(originals) if originals.isdigit() else None,
         )
+
+    @property
+    def originals_published(self) -> bool:
+        """Whether the release's originals are among its objects: unless it
+        recorded that it published none."""
+        return self.originals != 0
 
     def metadata(self) -> dict[str, str]:
         values = {
@@ -89,6 +103,9 @@ class CollectionStamp:
             RECORD_METADATA_KEY: self.record,
             OBJECTS_METADATA_KEY: (
                 None if self.object_count is None else str(self.object_count)
+            ),
+            ORIGINALS_METADATA_KEY: (
+                None if self.originals is None else str(self.originals)
             ),
         }
         return {key: value for key, value in values.items() if value}
@@ -118,6 +135,12 @@ class DeployedState:
 
     def collection_names(self) -> set[str]:
         return manifest_names(self.paths or {})
+
+    def published_names(self) -> set[str]:
+        """The names the release put on S3 (before compressed variants)."""
+        return published_names(
+            self.paths or {}, originals=self.stamp.originals_published
+        )
 
     def hashed_names(self) -> set[str]:
         return set((self.paths or {}).values())

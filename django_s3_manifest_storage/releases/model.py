@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import ReleaseRefused
-from ..planning.names import manifest_names, with_variants
+from ..planning.names import manifest_names, published_names, with_variants
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class ReleaseContents:
 
     bytes: int
     missing: tuple[str, ...]
-    """Names the manifest lists that S3 does not hold (variants not required)."""
+    """Names the release published that S3 does not hold (variants not
+    required)."""
 
 
 def live_release(
@@ -52,22 +53,26 @@ def live_release(
 
 
 def missing_files(
-    paths: Mapping[str, str], present: Collection[str]
+    paths: Mapping[str, str], present: Collection[str], *, originals: bool = True
 ) -> tuple[str, ...]:
-    """The names ``paths`` lists that are not in ``present``, sorted."""
-    return tuple(sorted(name for name in manifest_names(paths) if name not in present))
+    """The names of the release ``paths`` describes that are not in
+    ``present``, sorted: its hashed names, and its originals when it
+    published them (``originals``)."""
+    names = published_names(paths, originals=originals)
+    return tuple(sorted(name for name in names if name not in present))
 
 
 def release_contents(
-    paths: Mapping[str, str], sizes: Mapping[str, int]
+    paths: Mapping[str, str], sizes: Mapping[str, int], *, originals: bool = True
 ) -> ReleaseContents:
-    """Count a release's objects and bytes in a listing (``{name: size}``)."""
+    """Count a release's objects and bytes in a listing (``{name: size}``);
+    ``originals``: whether the release published its originals."""
     names = manifest_names(paths)
     on_s3 = {name for name in with_variants(names, sizes) if name in sizes}
     return ReleaseContents(
         files=len(on_s3),
         bytes=sum(sizes[name] for name in on_s3),
-        missing=missing_files(paths, sizes),
+        missing=missing_files(paths, sizes, originals=originals),
     )
 
 

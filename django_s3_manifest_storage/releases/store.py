@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ReleaseRefused, setting_reference
 from ..planning.manifest import InvalidManifest, parse_manifest_paths
+from ..planning.stamp import CollectionStamp
 from ..s3 import ListedObject, RemoteObject, S3Location, fetch_object, list_objects
 from .history import kept_releases, manifest_digest
 from .model import KeptRelease, live_release
@@ -41,6 +42,11 @@ class StoredReleases:
     def live_release(self) -> KeptRelease | None:
         return live_release(self.releases, self.live_digest)
 
+    @property
+    def live_originals(self) -> bool:
+        """Whether the live release published its originals."""
+        return self.live is None or originals_published(self.live)
+
 
 @dataclass(frozen=True)
 class ReleaseManifest:
@@ -49,6 +55,17 @@ class ReleaseManifest:
     release: KeptRelease
     copy: RemoteObject
     paths: dict[str, str]
+
+    @property
+    def originals(self) -> bool:
+        """Whether the release published its originals."""
+        return originals_published(self.copy)
+
+
+def originals_published(manifest: RemoteObject) -> bool:
+    """What a manifest's stamp says: False when its release published none
+    of its originals (whitenoise's keep-only-hashed mode)."""
+    return CollectionStamp.from_metadata(manifest.metadata).originals_published
 
 
 class ReleaseStore:

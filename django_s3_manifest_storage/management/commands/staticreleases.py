@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import STATICFILES_STORAGE_ALIAS
+from django.core.checks import Tags
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -25,6 +26,8 @@ from ...storage import ManifestSyncS3Storage
 
 
 class Command(BaseCommand):
+    # As collectstatic: a deploy job must not fail on another app's check.
+    requires_system_checks = (Tags.staticfiles,)
     help = (
         "List the static file releases kept on S3 (keep_releases), check that "
         "the live one is complete (--verify), or make a kept one live again "
@@ -87,12 +90,14 @@ class Command(BaseCommand):
         live = stored.live_release
         for release in stored.releases:
             try:
-                paths = store.read_release(release).paths
+                manifest = store.read_release(release)
             except ReleaseRefused as problem:
                 self.stdout.write(row(release, None, "unreadable"))
                 self.stdout.write(f"    {problem}")
                 continue
-            contents = release_contents(paths, stored.sizes)
+            contents = release_contents(
+                manifest.paths, stored.sizes, originals=manifest.originals
+            )
             self.stdout.write(row(release, contents, state(release, stored, contents)))
             if self.verbosity >= 2:
                 for name in contents.missing:
@@ -115,7 +120,9 @@ class Command(BaseCommand):
             paths = store.live_paths(stored)
         except CommandError:
             return f"{name}, not a usable manifest"
-        contents = release_contents(paths, stored.sizes)
+        contents = release_contents(
+            paths, stored.sizes, originals=stored.live_originals
+        )
         missing = (
             f"{len(contents.missing)} missing" if contents.missing else "all present"
         )
@@ -126,7 +133,9 @@ class Command(BaseCommand):
     def verify(self, store: ReleaseStore) -> None:
         stored = store.read()
         paths = store.live_paths(stored)
-        contents = release_contents(paths, stored.sizes)
+        contents = release_contents(
+            paths, stored.sizes, originals=stored.live_originals
+        )
         live = stored.live_release
         name = live.id if live else f"sha256 {stored.live_digest}"
         if contents.missing:
@@ -169,7 +178,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Release {release.id} is already live; nothing to do.")
             return None
         manifest = store.read_release(release)
-        contents = release_contents(manifest.paths, stored.sizes)
+        contents = release_contents(
+            manifest.paths, stored.sizes, originals=manifest.originals
+        )
         if contents.missing:
             raise ReleaseRefused(
                 "\n".join(
