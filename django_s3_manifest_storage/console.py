@@ -68,6 +68,9 @@ class PublishReport:
     """Why every file was uploaded, when the deployed ones could not be reused."""
     hashing: Hashing | None = None
     """Which hashing pass ran (None: hashing was skipped)."""
+    headers_updated: tuple[str, ...] = ()
+    """Objects whose upload parameters were replaced in place, their bytes
+    left on S3: one server-side copy each."""
 
     def summary(self) -> str:
         how = " (no source changed: hashing skipped)" if self.reused_deployed else ""
@@ -83,9 +86,14 @@ class PublishReport:
             else ""
         )
         hashing = f" {self.hashing.summary()}" if self.hashing else ""
+        headers = (
+            f", {len(self.headers_updated)} headers updated"
+            if self.headers_updated
+            else ""
+        )
         return (
             f"Published to {self.destination}: {len(self.uploaded)} file(s) "
-            f"uploaded ({self.uploaded_bytes:,} bytes), {self.unchanged} "
+            f"uploaded ({self.uploaded_bytes:,} bytes){headers}, {self.unchanged} "
             f"unchanged{resumed}{deleted}, in {self.seconds:.1f}s{how}.{why}"
             f"{left_alone_note(self.destination, self.left_alone)}{hashing}"
         )
@@ -137,6 +145,8 @@ class DryRunReport:
     deletions: tuple[str, ...]
     full_upload_reason: str | None = None
     left_alone: int = 0
+    header_updates: tuple[str, ...] = ()
+    """Objects whose upload parameters would be replaced in place."""
 
     def write_to(self, command: CommandOptions) -> None:
         why = (
@@ -144,13 +154,20 @@ class DryRunReport:
             if self.full_upload_reason
             else ""
         )
+        headers = (
+            f", {len(self.header_updates)} headers updated"
+            if self.header_updates
+            else ""
+        )
         command.write(
             f"Dry run: {len(self.uploads)} file(s) ({self.upload_bytes:,} bytes) "
-            f"would be uploaded to {self.destination}, {self.unchanged} unchanged."
-            + why
+            f"would be uploaded to {self.destination}{headers}, {self.unchanged} "
+            "unchanged." + why
         )
         for name in self.uploads:
             command.write(f"  would upload {name}", level=2)
+        for name in self.header_updates:
+            command.write(f"  would update the headers of {name}", level=2)
         if self.deletions:
             command.write(
                 f"Dry run: {len(self.deletions)} stale object(s) would be deleted."

@@ -284,7 +284,7 @@ def test_rollback_makes_a_kept_release_live_in_one_request(
     )
 
     # Listing, live manifest, history copy; then a new copy and the live one.
-    assert s3.counts() == {"LIST": 1, "GET": 2, "PUT": 2}
+    assert s3.counts() == {"LIST": 1, "GET": 2, "COPY": 2}
     [new_copy, published] = s3.bundled_server.requests[-2:]
 
     assert s3.get(MANIFEST_KEY) == release_1

@@ -18,9 +18,11 @@ from django.contrib.staticfiles.utils import matches_patterns
 from ..console import Hashing
 from ..planning.fingerprint import content_digest
 from ..planning.manifest import InvalidManifest, parse_manifest_paths
-from ..planning.names import collection_objects
+from ..planning.names import collection_objects, is_hashed
 from ..planning.record import (
     ReleaseRecord,
+    StoredObjects,
+    StoredObjectsBuilder,
     UnreadableRecord,
     first_pass_order,
     record_name,
@@ -232,11 +234,45 @@ class IncrementalHashing:
         previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
         kept = reuse.kept if reuse else {}
         staged = self.staging.names().union(hashing.also_staged)
+        # Sorted: the parameter sets are numbered in this order, and equal
+        # collections must give equal records.
+        objects = tuple(sorted(collection_objects(staged, local_paths)))
         record = ReleaseRecord(
             dict(digests),
             references_of(previous, kept, hashing.recorder.references),
-            tuple(collection_objects(staged, local_paths)),
+            objects,
+            self._stored(objects, local_paths, digests, reuse),
         )
         name = record_name(manifest_name)
         (root / name).write_bytes(record.encode())
         return name
+
+    def _stored(
+        self,
+        objects: Collection[str],
+        local_paths: Mapping[str, str],
+        digests: Mapping[str, str],
+        reuse: Reuse | None,
+    ) -> StoredObjects:
+        """How each object will be stored: its parameter set, and the digest
+        of its bytes unless its name is hashed (content-addressed)."""
+        hashed_names = set(local_paths.values())
+        settings = self.deployment.objects
+        # Objects of kept sources are not staged: their bytes are the
+        # deployed ones, as recorded.
+        recorded = reuse.record.stored if reuse else None
+        kept = reuse.kept_objects if reuse else frozenset()
+        stored = StoredObjectsBuilder()
+        for name in objects:
+            digest = None
+            if name not in hashed_names:
+                if recorded is not None and name in kept:
+                    digest = recorded.digests.get(name)
+                elif name in local_paths and name in self.staging.deferred:
+                    digest = digests.get(name)  # read from its source, as digested
+                if digest is None:
+                    with self.staging.file(name).open("rb") as stream:
+                        digest = content_digest(stream)
+            parameter_set = settings.parameter_set(name, is_hashed(name, hashed_names))
+            stored.add(name, parameter_set, digest)
+        return stored.build()

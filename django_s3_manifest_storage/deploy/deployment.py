@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from itertools import chain
 from typing import TYPE_CHECKING
 
-from ..console import CommandOptions, DryRunReport, PublishReport, upload_progress
+from ..console import CommandOptions, DryRunReport, PublishReport
 from ..errors import PublishError
 from ..options import DeployPolicy
-from ..planning.delta import DeployPlan, StagedFileMissing, plan_publish
+from ..planning.delta import DeployPlan, StagedFileMissing
 from ..planning.fingerprint import content_digest
 from ..planning.manifest import InvalidManifest, parse_manifest_paths
 from ..planning.names import collection_names, is_hashed
@@ -26,11 +27,21 @@ from ..planning.record import record_name
 from ..planning.stamp import CollectionStamp, DeployedState
 from ..releases.history import new_history_name
 from ..s3 import in_background
-from ..upload.uploader import Upload, Uploader, raise_for_failures
+from ..upload.uploader import Upload, Uploader, gzip_file, raise_for_failures
 from .live import LiveState
-from .objects import Destination, ObjectSettings, StagedFiles, renamed, with_metadata
+from .objects import (
+    Destination,
+    ObjectSettings,
+    StagedFiles,
+    gzipped,
+    in_place,
+    renamed,
+    stored_in,
+    with_metadata,
+)
 from .prune import Pruning
 from .resume import ResumeRecord
+from .tally import Tally
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -59,6 +70,7 @@ class Deployment:
         self.command = command
         self.started = time.monotonic()
         self._resume: ResumeRecord | None = None
+        self._sidecar_body = b""
         self.live = LiveState(
             client,
             self.location,
@@ -107,17 +119,17 @@ class Deployment:
             ) from problem
         staged = staging.names().union(also_staged)
         stamp = self._stamp(staging, sources, context, local_paths, staged, record)
-        reusable, reason = self.live.reuse(deployed, context)
         try:
-            publish = plan_publish(
+            publish, reason = self.live.publish_plan(
+                deployed,
+                context,
                 staged=staged,
                 local_paths=local_paths,
-                remote_paths=reusable,
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
                     deployed.manifest == local_manifest and deployed.stamp == stamp
                 ),
-                remote_names=self.live.remote_names(),
+                current=lambda: None if record is None else stored_in(staging, record),
             )
         except StagedFileMissing as missing:
             raise PublishError(
@@ -127,6 +139,10 @@ class Deployment:
         uploads = [name for wave in publish.waves for name in wave]
         uploads.extend([sidecar] if sidecar else [])
         sizes = {name: staging.file(name).stat().st_size for name in uploads}
+        if sidecar is not None:
+            # Compressed once: the plan counts the bytes sent.
+            self._sidecar_body = gzip_file(staging.file(sidecar))
+            sizes[sidecar] = len(self._sidecar_body)
         return DeployPlan(
             publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
         )
@@ -184,6 +200,7 @@ class Deployment:
             destination=self.url,
             uploads=(*plan.upload_names, *companions),
             upload_bytes=plan.upload_bytes + sum(companions.values()),
+            header_updates=plan.publish.headers,
             unchanged=plan.publish.unchanged,
             deletions=deletions.stale,
             full_upload_reason=plan.full_upload_reason,
@@ -260,41 +277,32 @@ class Deployment:
         resumed = {
             name for name, entry in entries.items() if resume.is_stored(name, entry)
         }
+        done = resumed.union(sent_early)
         waves = [
-            [name for name in wave if name not in sent_early and name not in resumed]
-            for wave in plan.publish.waves
+            ([name for name in wave if name not in done], headers)
+            for wave, headers in plan.publish.stages
         ]
         history = self.history_copy(plan)
-        companions = self.companions(plan, history)
-        uploaded = dict(sent_early)
-        # The progress counts every object this run sends: those sent while
-        # hashing went on are done already.
-        progress = upload_progress(
+        tally = Tally(
             self.command,
-            len(sent_early) + sum(len(wave) for wave in waves) + len(companions),
-            sum(sent_early.values())
-            + sum(plan.sizes[name] for wave in waves for name in wave)
-            + sum(companions.values()),
+            sent_early=sent_early,
+            waves=waves,
+            sizes=plan.sizes,
+            companions=self.companions(plan, history),
+            resume=resume,
+            entries=entries,
         )
-        for size in sent_early.values():
-            progress.advance(size)
-
-        def count(upload: Upload, size: int) -> None:
-            uploaded[upload.name] = size
-            if upload.name in entries:
-                resume.note_stored(upload.name, entries[upload.name])
-            progress.advance(size)
-
         try:
-            self._send_waves(staging, plan, waves, history, count)
+            self._send_waves(staging, plan, waves, history, tally.count)
         finally:
-            progress.close()
+            tally.close()
         resume.discard()
         deletions = self.pruning.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
-            uploaded=tuple(uploaded),
-            uploaded_bytes=sum(uploaded.values()),
+            uploaded=tuple(tally.uploaded),
+            uploaded_bytes=sum(tally.uploaded.values()),
+            headers_updated=tuple(tally.updated),
             unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,
             deleted=deletions.stale,
@@ -307,20 +315,25 @@ class Deployment:
         self,
         staging: StagedFiles,
         plan: DeployPlan,
-        waves: list[list[str]],
+        waves: list[tuple[list[str], tuple[str, ...]]],
         history: str | None,
         count: Callable[[Upload, int], None],
     ) -> None:
         hashed_names = set(plan.local_paths.values())
-        for wave in filter(None, waves):
+
+        def upload(name: str) -> Upload:
+            return self.objects.upload(staging, name, is_hashed(name, hashed_names))
+
+        for wave, headers in waves:
             # Made as they go: a wave of 100,000 names holds only the
             # uploads in flight.
-            uploads: Iterable[Upload] = (
-                self.objects.upload(staging, name, is_hashed(name, hashed_names))
-                for name in wave
+            uploads: Iterable[Upload] = chain(
+                map(upload, wave), (in_place(upload(name)) for name in headers)
             )
-            if wave == [plan.publish.manifest]:
+            if wave and wave == [plan.publish.manifest]:
                 uploads = self._manifest_wave(staging, plan, history, count)
+            elif not wave and not headers:
+                continue
             self.upload(uploads, count)
 
     def _manifest_wave(
@@ -339,9 +352,9 @@ class Deployment:
         if history is not None:
             self.upload([renamed(manifest, history, self.location.key(history))], count)
         if plan.sidecar is not None:
-            self.upload(
-                [self.objects.upload(staging, plan.sidecar, hashed=False)], count
-            )
+            # Compressed: JSON of names and digests shrinks several times.
+            sidecar = self.objects.upload(staging, plan.sidecar, hashed=False)
+            self.upload([gzipped(sidecar, self._sidecar_body)], count)
         return [manifest]
 
     def upload(

@@ -1,16 +1,28 @@
 """What is live under a deploy's location, read while the run works locally:
-the deployed manifest (one GET), a listing when the deploy needs one, and
-what of the deployed release can be reused."""
+the deployed manifest (one GET), a listing when the deploy needs one, what
+of the deployed release can be reused and, when its files cannot all be
+(a new context or new upload parameters), how its record says they are
+stored (one more GET)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
+from io import BytesIO
 from typing import TYPE_CHECKING
 
+from ..planning.delta import PublishPlan, plan_publish
+from ..planning.fingerprint import content_digest
+from ..planning.record import (
+    ReleaseRecord,
+    StoredObjects,
+    UnreadableRecord,
+    record_name,
+)
 from ..planning.reuse import hashed_on_s3, reusable_paths, serves
 from ..planning.stamp import DeployedState
+from ..planning.stored import plan_from_record
 from ..s3 import ListedObject, S3Location, fetch_object, in_background, list_objects
 from .objects import ObjectSettings
 
@@ -37,6 +49,7 @@ class LiveState:
         self.manifest_name = manifest_name
         self.objects = objects
         self._reuse: dict[int, tuple[dict[str, str] | None, str | None]] = {}
+        self._stored: dict[int, StoredObjects | None] = {}
         manifest_key = location.key(manifest_name)
         self._manifest = in_background(
             lambda: fetch_object(client, location.bucket, manifest_key)
@@ -98,8 +111,84 @@ class LiveState:
             deployed, sources, self.reuse(deployed, context)[0], self.remote_names()
         )
 
+    def stored_objects(self, deployed: DeployedState) -> StoredObjects | None:
+        """How the deployed release's objects are stored, as its record
+        says; None without a record of version 2 or later (a release
+        published by an older version or another tool), or when the record
+        on S3 is not this manifest's."""
+        if id(deployed) in self._stored:
+            return self._stored[id(deployed)]
+        stored = None
+        if deployed.paths is not None and deployed.stamp.record is not None:
+            name = record_name(self.manifest_name)
+            remote = fetch_object(
+                self.client, self.location.bucket, self.location.key(name)
+            )
+            if (
+                remote is not None
+                and content_digest(BytesIO(remote.body)) == deployed.stamp.record
+            ):
+                try:
+                    stored = ReleaseRecord.decode(remote.body).stored
+                except UnreadableRecord:
+                    stored = None
+        self._stored[id(deployed)] = stored
+        return stored
+
+    def publish_plan(
+        self,
+        deployed: DeployedState,
+        context: Mapping[str, str],
+        *,
+        staged: Collection[str],
+        local_paths: Mapping[str, str],
+        manifest_name: str,
+        manifest_unchanged: bool,
+        current: Callable[[], StoredObjects | None],
+    ) -> tuple[PublishPlan, str | None]:
+        """What makes S3 serve the local collection, and why everything is
+        uploaded when it is. From the manifests when the deployed files can
+        be reused; else, object by object, from the two releases' records
+        (``current``: this release's, when it has one)."""
+        reusable, reason = self.reuse(deployed, context)
+        remote_names = self.remote_names()
+        if reusable is None and deployed.paths is not None:
+            stored = self.stored_objects(deployed)
+            new = current() if stored is not None else None
+            if stored is not None and new is not None:
+                plan = plan_from_record(
+                    staged=staged,
+                    local_paths=local_paths,
+                    deployed_paths=deployed.paths,
+                    deployed=stored,
+                    current=new,
+                    manifest_name=manifest_name,
+                    manifest_unchanged=manifest_unchanged,
+                    remote_names=remote_names,
+                )
+                return plan, None
+        plan = plan_publish(
+            staged=staged,
+            local_paths=local_paths,
+            remote_paths=reusable,
+            manifest_name=manifest_name,
+            manifest_unchanged=manifest_unchanged,
+            remote_names=remote_names,
+        )
+        return plan, reason
+
     def on_s3_already(
         self, deployed: DeployedState, context: Mapping[str, str]
     ) -> set[str]:
-        """Hashed names S3 serves now: never worth uploading early."""
-        return hashed_on_s3(self.reuse(deployed, context)[0], self.remote_names())
+        """Hashed names S3 serves now: never worth uploading early. When the
+        deployed files cannot all be reused, those its record names are
+        unchanged or updated in place (``planning/stored.py``)."""
+        reusable = self.reuse(deployed, context)[0]
+        stored = None if reusable is not None else self.stored_objects(deployed)
+        if stored is not None:
+            reusable = {
+                name: hashed
+                for name, hashed in (deployed.paths or {}).items()
+                if stored.parameter_set(hashed) is not None
+            }
+        return hashed_on_s3(reusable, self.remote_names())

@@ -19,12 +19,13 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..planning.fingerprint import parameters_digests
+from ..planning.fingerprint import parameter_set_key, parameters_digests
 from ..planning.names import is_hashed
+from ..planning.record import ReleaseRecord, StoredObjects
 from ..s3 import S3Location
 from ..upload.uploader import Upload
 from .resume import Entry, file_md5
@@ -160,6 +161,7 @@ class ObjectSettings:
         # policy): one dict per distinct value, not one per name, keeps a
         # 100,000-file deploy's settings in a few MB.
         self._distinct: dict[str, dict[str, Any]] = {}
+        self._parameter_sets: dict[tuple[int, bool], str] = {}
 
     def stored(self, name: str, hashed: bool) -> Stored:
         stored = self._stored.get((name, hashed))
@@ -176,6 +178,19 @@ class ObjectSettings:
         stored bytes and Content-Encoding)."""
         stored = self.stored(name, hashed)
         return {**stored.parameters, "gzip": stored.gzip}
+
+    def parameter_set(self, name: str, hashed: bool) -> str:
+        """The key of the parameters ``name`` is stored with (a release's
+        record keeps it), computed once per distinct set."""
+        stored = self.stored(name, hashed)
+        # Equal parameters are one dict (``stored``), kept for the run: its
+        # id names the set.
+        distinct = (id(stored.parameters), stored.gzip)
+        key = self._parameter_sets.get(distinct)
+        if key is None:
+            key = parameter_set_key(stored.parameters, gzip=stored.gzip)
+            self._parameter_sets[distinct] = key
+        return key
 
     def digests(
         self, names: Collection[str], hashed_names: Collection[str]
@@ -213,6 +228,25 @@ def with_metadata(upload: Upload, metadata: dict[str, str]) -> Upload:
     return Upload(upload.name, upload.path, upload.key, parameters, upload.gzip)
 
 
+def gzipped(upload: Upload, compressed: bytes) -> Upload:
+    """``upload`` sent as ``compressed`` (its gzipped bytes), whatever the
+    ``gzip`` option says: for this package's own JSON (the record of
+    sources), which only it reads, and ``s3.fetch_object`` decodes."""
+    parameters = {**upload.parameters, "ContentEncoding": "gzip"}
+    return replace(upload, parameters=parameters, gzip=True, compressed=compressed)
+
+
+def in_place(upload: Upload) -> Upload:
+    """``upload`` as an update of the stored object's parameters (a copy
+    onto itself), its bytes left as they are."""
+    return replace(upload, in_place=True)
+
+
 def renamed(upload: Upload, name: str, key: str) -> Upload:
     """The same bytes and parameters stored as another object."""
     return Upload(name, upload.path, key, upload.parameters, upload.gzip)
+
+
+def stored_in(staging: StagedFiles, record: str) -> StoredObjects | None:
+    """How the staged record ``record`` says the release's objects are stored."""
+    return ReleaseRecord.decode(staging.file(record).read_bytes()).stored

@@ -67,12 +67,37 @@ class PublishPlan:
     """Objects of this collection (``collection_names``) that S3 already
     holds: the summary's "unchanged"."""
 
+    immutable_headers: tuple[str, ...] = ()
+    """Hashed names (and variants) S3 holds with other upload parameters:
+    updated in place (``stored.py``), with the hashed wave."""
+
+    original_headers: tuple[str, ...] = ()
+    """The same for unhashed names, with the originals' wave."""
+
     @property
     def waves(self) -> tuple[tuple[str, ...], ...]:
+        """The uploads of each wave that has any."""
         manifest_wave = (self.manifest,) if self.manifest else ()
         return tuple(
             wave for wave in (self.immutable, self.originals, manifest_wave) if wave
         )
+
+    @property
+    def stages(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """``(uploads, in-place updates)`` of each wave that has any: hashed
+        names, originals, the manifest."""
+        manifest_wave = (self.manifest,) if self.manifest else ()
+        stages = (
+            (self.immutable, self.immutable_headers),
+            (self.originals, self.original_headers),
+            (manifest_wave, ()),
+        )
+        return tuple(stage for stage in stages if stage[0] or stage[1])
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """Every object updated in place, wave by wave."""
+        return (*self.immutable_headers, *self.original_headers)
 
 
 @dataclass(frozen=True)

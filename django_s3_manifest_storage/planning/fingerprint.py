@@ -14,6 +14,7 @@ re-uploads objects even when no file changed, and the summary can say which.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
@@ -52,3 +53,29 @@ def parameters_digests(
             # repr: stable for the str/dict values parameters hold.
             digest.update(f"\0{name}\0{value!r}".encode())
     return {key: digest.hexdigest()[:16] for key, digest in digests.items()}
+
+
+# Parameters that a server-side copy cannot reproduce: those about the
+# request's body, and SSE-C (copying needs the key the bytes were sealed with).
+NOT_COPYABLE_PREFIXES = ("SSECustomer", "Checksum", "ContentMD5")
+
+
+def parameter_set_key(parameters: Mapping[str, Any], *, gzip: bool) -> str:
+    """One object's upload parameters as an opaque key, equal for equal
+    parameters, so a record never holds a parameter's value (an SSE-C key,
+    say): ``<form>:<digest>``. The form says how the bytes are stored
+    (``gzip`` or ``plain``: gzip changes them, which a copy cannot) and
+    whether a copy can give an object these parameters (``+put``: no)."""
+    canonical = json.dumps(parameters, sort_keys=True, default=repr)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    form = "gzip" if gzip else "plain"
+    if any(key.startswith(NOT_COPYABLE_PREFIXES) for key in parameters):
+        form += "+put"
+    return f"{form}:{digest}"
+
+
+def updatable_in_place(before: str, after: str) -> bool:
+    """Whether an object stored with the parameter set ``before`` can get
+    ``after`` with a copy onto itself: its bytes stay as stored."""
+    form = before.partition(":")[0]
+    return form == after.partition(":")[0] and not form.endswith("+put")

@@ -3,9 +3,12 @@ published with the deployed release. Pure logic, no I/O.
 
 A release's *record* (``staticfiles.json.sources`` next to the manifest)
 holds each source's content digest, the references each file hashing
-rewrites makes (as the hashing storage resolved them), and the names of the
+rewrites makes (as the hashing storage resolved them), the names of the
 collection's files in the staging directory (originals, hashed names,
-compressed variants). With it, a deploy whose context equals the deployed
+compressed variants) and, since version 2, how each of them is stored: the
+content digest of each object whose name does not say its bytes (originals
+and compressed variants; a hashed name is content-addressed) and which of
+the release's distinct upload parameter sets it was stored with. With it, a deploy whose context equals the deployed
 one's hashes only:
 
 * the sources whose bytes changed, and the added ones;
@@ -14,7 +17,12 @@ one's hashes only:
 
 Every other file keeps its hashed name from the deployed manifest: its bytes
 and the hashed names it references are those the deployed release was made
-from, and hashing is a function of both.
+from, and hashing is a function of both. And after a full pass (a new Django,
+say), only the objects whose bytes or parameters differ from the recorded
+ones are sent (``stored.py``).
+
+A version 1 record still decodes, without the stored objects: a release it
+describes is published again as before.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def record_name(manifest_name: str) -> str:
@@ -46,16 +55,22 @@ class ReleaseRecord:
     objects: tuple[str, ...]
     """The collection's files in the staging directory after the run."""
 
+    stored: StoredObjects | None = None
+    """How each object is stored on S3 (None: a version 1 record)."""
+
     def encode(self) -> bytes:
-        document = {
+        objects = sorted(self.objects)
+        document: dict[str, object] = {
             "version": RECORD_VERSION,
             "sources": dict(sorted(self.sources.items())),
             "references": {
                 name: sorted(targets)
                 for name, targets in sorted(self.references.items())
             },
-            "objects": sorted(self.objects),
+            "objects": objects,
         }
+        if self.stored is not None:
+            document["stored"] = self.stored.document(objects)
         return json.dumps(document, separators=(",", ":")).encode()
 
     @classmethod
@@ -64,8 +79,11 @@ class ReleaseRecord:
             document = json.loads(body)
         except (UnicodeDecodeError, ValueError) as error:
             raise UnreadableRecord(f"not JSON ({error})") from error
-        if not isinstance(document, dict) or document.get("version") != RECORD_VERSION:
-            raise UnreadableRecord("not a version 1 record")
+        if (
+            not isinstance(document, dict)
+            or document.get("version") not in READABLE_VERSIONS
+        ):
+            raise UnreadableRecord("not a record of a known version")
         sources = document.get("sources")
         references = document.get("references")
         objects = document.get("objects")
@@ -81,11 +99,88 @@ class ReleaseRecord:
             and _is_str_list(objects)
         ):
             raise UnreadableRecord("unexpected structure")
+        stored = None
+        if document["version"] >= 2:
+            stored = StoredObjects.from_document(document.get("stored"), objects)
         return cls(
             dict(sources),
             {name: tuple(targets) for name, targets in references.items()},
             tuple(objects),
+            stored,
         )
+
+
+@dataclass(frozen=True)
+class StoredObjects:
+    """How a release's objects are stored on S3.
+
+    Most objects share their upload parameters (a content type and a cache
+    policy), so each distinct set is kept once, as an opaque key
+    (``fingerprint.parameter_set_key``), and each object refers to its set by
+    index: at 100,000 objects that is an int per name, not a dict.
+    """
+
+    digests: dict[str, str]
+    """``{name: content digest}`` of every object whose name is not a
+    hashed name (originals, compressed variants)."""
+
+    parameter_sets: tuple[str, ...]
+    """The distinct parameter sets' keys."""
+
+    parameters: dict[str, int]
+    """``{name: index in parameter_sets}`` of every object."""
+
+    def parameter_set(self, name: str) -> str | None:
+        index = self.parameters.get(name)
+        return None if index is None else self.parameter_sets[index]
+
+    def document(self, objects: list[str]) -> dict[str, object]:
+        """As JSON: the indexes in the order of ``objects`` (sorted)."""
+        return {
+            "parameter_sets": list(self.parameter_sets),
+            "parameters": [self.parameters[name] for name in objects],
+            "digests": dict(sorted(self.digests.items())),
+        }
+
+    @classmethod
+    def from_document(cls, value: object, objects: list[str]) -> StoredObjects:
+        if not isinstance(value, dict):
+            raise UnreadableRecord("no stored objects")
+        sets = value.get("parameter_sets")
+        indexes = value.get("parameters")
+        digests = value.get("digests")
+        if not (
+            isinstance(sets, list)
+            and _is_str_list(sets)
+            and isinstance(indexes, list)
+            and len(indexes) == len(objects)
+            and all(isinstance(index, int) for index in indexes)
+            and all(0 <= index < len(sets) for index in indexes)
+            and isinstance(digests, dict)
+            and _is_str_mapping(digests)
+        ):
+            raise UnreadableRecord("unexpected structure of stored objects")
+        parameters = dict(zip(objects, indexes, strict=True))
+        return cls(dict(digests), tuple(sets), parameters)
+
+
+class StoredObjectsBuilder:
+    """Collects how each object is stored, keeping each distinct parameter
+    set once."""
+
+    def __init__(self) -> None:
+        self.digests: dict[str, str] = {}
+        self._indexes: dict[str, int] = {}
+        self._parameters: dict[str, int] = {}
+
+    def add(self, name: str, parameter_set: str, digest: str | None) -> None:
+        index = self._indexes.setdefault(parameter_set, len(self._indexes))
+        self._parameters[name] = index
+        if digest is not None:
+            self.digests[name] = digest
+
+    def build(self) -> StoredObjects:
+        return StoredObjects(self.digests, tuple(self._indexes), self._parameters)
 
 
 def _is_str_mapping(value: object) -> bool:

@@ -57,12 +57,17 @@ class RecordedRequest:
     user_agent: str = ""
     """Tells the client apart: boto3 (``Boto3/...``) or obstore
     (``object_store/...``)."""
+    copy_source: str = ""
+    """``x-amz-copy-source``: what a CopyObject (a PUT) copies."""
 
     @property
     def kind(self) -> str:
-        """``LIST`` for a bucket listing, else the HTTP method."""
+        """``LIST`` for a bucket listing, ``COPY`` for a CopyObject (a PUT
+        that sends no bytes), else the HTTP method."""
         if self.method == "GET" and self.bucket and not self.key:
             return "LIST"
+        if self.method == "PUT" and self.copy_source:
+            return "COPY"
         return self.method
 
 
@@ -100,7 +105,7 @@ class Fault:
     )
 
     def applies_to(self, request: RecordedRequest) -> bool:
-        return self.method in ("*", request.method) and bool(
+        return self.method in ("*", request.method, request.kind) and bool(
             re.search(self.key_pattern, request.key)
         )
 
@@ -183,6 +188,7 @@ def _parse_request(environ: dict[str, Any]) -> RecordedRequest:
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         content_length=int(environ.get("CONTENT_LENGTH") or 0),
         user_agent=environ.get("HTTP_USER_AGENT", ""),
+        copy_source=unquote(environ.get("HTTP_X_AMZ_COPY_SOURCE", "")),
     )
 
 

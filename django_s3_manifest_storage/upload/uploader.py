@@ -12,7 +12,7 @@ import gzip
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +36,14 @@ class Upload:
     key: str
     parameters: dict[str, Any]
     gzip: bool
+    in_place: bool = False
+    """Only the parameters change: S3 holds the bytes already, and the
+    object is copied onto itself with the new ones (``copy_one``)."""
+    compressed: bytes | None = None
+    """The gzipped bytes, when the caller compressed them already."""
+
+    def gzipped_body(self) -> bytes:
+        return self.compressed if self.compressed is not None else gzip_file(self.path)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,11 @@ class Uploader(Protocol):
     def upload_one(self, upload: Upload) -> int:
         """Upload one file; return the bytes sent."""
 
+    def copy_one(self, upload: Upload) -> int | None:
+        """Give a stored object ``upload``'s parameters with a copy onto
+        itself: None. Where the server refuses copies, upload the file
+        instead: the bytes sent."""
+
     def upload_wave(
         self,
         uploads: Iterable[Upload],
@@ -98,11 +111,12 @@ class Boto3Uploader:
         self.bucket = bucket
         self.concurrency = concurrency
         self.transfer_config = transfer_config
+        self.copies_refused = False
 
     def upload_one(self, upload: Upload) -> int:
         """Upload one file, streamed from disk; return the bytes sent."""
         if upload.gzip:
-            body = gzip_file(upload.path)
+            body = upload.gzipped_body()
             self.client.put_object(
                 Bucket=self.bucket, Key=upload.key, Body=body, **upload.parameters
             )
@@ -126,6 +140,40 @@ class Boto3Uploader:
                 )
         return size
 
+    def copy_one(self, upload: Upload) -> int | None:
+        """Replace a stored object's parameters with a copy onto itself
+        (``MetadataDirective=REPLACE``): the new set in full, as a PUT of
+        the bytes would leave them (tags too: none unless ``Tagging`` says
+        so). Once the server answers NotImplemented, every object is
+        uploaded instead (as ``releases/rollback.py`` does); so is an
+        object over CopyObject's 5 GB limit."""
+        if not self.copies_refused and upload.path.stat().st_size <= COPY_LIMIT:
+            try:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=upload.key,
+                    CopySource={"Bucket": self.bucket, "Key": upload.key},
+                    MetadataDirective="REPLACE",
+                    TaggingDirective="REPLACE",
+                    **upload.parameters,
+                )
+                return None
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NotImplemented":
+                    raise
+                self.copies_refused = True
+        return self.upload_one(upload)
+
+    def send_one(self, upload: Upload) -> tuple[Upload, int]:
+        """Upload, or update in place: the upload as it was made (an update
+        the server refused became an upload) and the bytes sent."""
+        if not upload.in_place:
+            return upload, self.upload_one(upload)
+        sent = self.copy_one(upload)
+        if sent is None:
+            return upload, 0
+        return replace(upload, in_place=False), sent
+
     def upload_wave(
         self,
         uploads: Iterable[Upload],
@@ -133,8 +181,9 @@ class Boto3Uploader:
         *,
         retry_delays: Sequence[float] = (),
     ) -> list[UploadFailure]:
-        """Upload every file; return the failures (all of them, not just the
-        first). When every failure is one a retry may cure, the failed files
+        """Upload every file, or update it in place (``Upload.in_place``);
+        return the failures (all of them, not just the first). The callback
+        gets each upload as made (see ``send_one``). When every failure is one a retry may cure, the failed files
         are tried again after each of ``retry_delays``, with half as many in
         flight each time: a throttled bucket gets time and fewer requests.
         ``uploads`` is read as the uploads go: an iterator keeps only those
@@ -163,31 +212,35 @@ class Boto3Uploader:
         # A few uploads per thread keep every thread busy; a Future per file
         # of a 100,000-file wave would only hold memory.
         backlog = workers * IN_POOL_PER_THREAD
-        running: dict[Future[int], Upload] = {}
+        running: dict[Future[tuple[Upload, int]], Upload] = {}
         # Finished uploads, in the order they finish: taking the next one is
         # O(1), where ``wait()`` would look at every future in the pool.
-        finished: SimpleQueue[Future[int]] = SimpleQueue()
+        finished: SimpleQueue[Future[tuple[Upload, int]]] = SimpleQueue()
 
         def collect_one() -> None:
             future = finished.get()
             upload = running.pop(future)
             try:
-                size = future.result()
+                made, size = future.result()
             except UPLOAD_ERRORS as error:
                 failures.append(upload_failure(upload, error))
             else:
-                on_uploaded(upload, size)
+                on_uploaded(made, size)
 
         with ThreadPoolExecutor(workers, thread_name_prefix="s3-upload") as pool:
             for upload in uploads:
                 if len(running) >= backlog:
                     collect_one()
-                future = pool.submit(self.upload_one, upload)
+                future = pool.submit(self.send_one, upload)
                 running[future] = upload
                 future.add_done_callback(finished.put)
             while running:
                 collect_one()
         return failures
+
+
+# The largest object one CopyObject request copies.
+COPY_LIMIT = 5 * 1024**3
 
 
 # Uploads in a pool (running or queued) per upload thread: enough that a

@@ -34,7 +34,7 @@ from botocore.credentials import Credentials
 from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import S3Store
 
-from ..uploader import Boto3Uploader, Upload, gzip_file
+from ..uploader import Boto3Uploader, Upload
 from .errors import as_botocore_error
 from .parameters import key_is_verbatim, obstore_request
 from .settings import SessionCredentials, StoreSettings
@@ -76,7 +76,7 @@ class ObstoreUploader(Boto3Uploader):
         if request is None or not key_is_verbatim(upload.key):
             return super().upload_one(upload)
         if upload.gzip:
-            body = gzip_file(upload.path)
+            body = upload.gzipped_body()
         else:
             if upload.path.stat().st_size >= self.transfer_config.multipart_threshold:
                 return super().upload_one(upload)

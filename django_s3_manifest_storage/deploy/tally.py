@@ -1,0 +1,61 @@
+"""What one publish has done, object by object, as the server saw it: the
+uploads (and their bytes), the in-place updates of upload parameters, the
+progress the person watches, and the resume record a failed run leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..console import CommandOptions, upload_progress
+from ..upload.uploader import Upload
+from .resume import Entry, ResumeRecord
+
+Waves = Sequence[tuple[Sequence[str], Sequence[str]]]
+"""``(uploads, in-place updates)`` of each wave, as this run sends them."""
+
+
+class Tally:
+    """Counts each object once, when S3 has stored it."""
+
+    def __init__(
+        self,
+        command: CommandOptions,
+        *,
+        sent_early: Mapping[str, int],
+        waves: Waves,
+        sizes: Mapping[str, int],
+        companions: Mapping[str, int],
+        resume: ResumeRecord,
+        entries: Mapping[str, Entry],
+    ) -> None:
+        self.uploaded = dict(sent_early)
+        self.updated: list[str] = []
+        self.resume = resume
+        self.entries = entries
+        # The progress counts every object this run sends or updates (an
+        # update sends no bytes): those sent while hashing are done already.
+        self.progress = upload_progress(
+            command,
+            len(sent_early)
+            + sum(len(uploads) + len(updates) for uploads, updates in waves)
+            + len(companions),
+            sum(sent_early.values())
+            + sum(sizes[name] for uploads, _updates in waves for name in uploads)
+            + sum(companions.values()),
+        )
+        for size in sent_early.values():
+            self.progress.advance(size)
+
+    def count(self, upload: Upload, size: int) -> None:
+        """``upload`` was made as given (an update the server refused was
+        sent as an upload instead: ``Uploader.send_one``)."""
+        if upload.in_place:
+            self.updated.append(upload.name)
+        else:
+            self.uploaded[upload.name] = size
+        if upload.name in self.entries:
+            self.resume.note_stored(upload.name, self.entries[upload.name])
+        self.progress.advance(size)
+
+    def close(self) -> None:
+        self.progress.close()
