@@ -122,9 +122,24 @@ def module_group(filename: str) -> str:
         return "standard library"
     if filename.startswith("<frozen importlib"):
         return "imports (importlib)"
+    if filename.startswith("<frozen "):
+        # os, posixpath, genericpath... are frozen into the interpreter.
+        return "standard library"
     if filename in ("~", "") or filename.startswith("<"):
         return "interpreter"
     return "other"
+
+
+def short_path(filename: str) -> str:
+    """A source file's path from its package root (site-packages, the
+    standard library or the checkout)."""
+    for marker in ("/site-packages/", f"/{PACKAGE}/", "/benchmarks/"):
+        if marker in filename:
+            head = "" if marker == "/site-packages/" else marker.strip("/") + "/"
+            return head + filename.split(marker, 1)[1]
+    if filename.startswith(_STDLIB):
+        return filename[len(_STDLIB) :].lstrip("/")
+    return filename
 
 
 # cProfile tables ------------------------------------------------------------
@@ -158,7 +173,7 @@ def cprofile_tables(stats_path: Path, top: int = 15) -> dict[str, Any]:
     def label(func: FuncKey) -> str:
         if _is_builtin(func):
             return func[2]
-        return f"{module_group(func[0])}:{func[1]} {func[2]}"
+        return f"{short_path(func[0])}:{func[1]} {func[2]}"
 
     by_self = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
     ours = [item for item in stats.items() if f"/{PACKAGE}/" in item[0][0]]

@@ -54,6 +54,9 @@ class RunRecord:
     # TCP connections the S3 server accepted during the deploy (None in
     # results made before they were counted).
     connections: int | None = None
+    # CPU of the harness process, which hosts the S3 server, during the
+    # deploy (None in results made before it was measured).
+    server_cpu_seconds: float | None = None
 
 
 @dataclass

@@ -293,6 +293,9 @@ class Harness:
         log_dir.mkdir()
 
         self.measured.clear_log()
+        # This process hosts the S3 server: its CPU during the deploy is
+        # the server's (the harness itself only waits).
+        server_cpu_started = time.process_time()
         costs: list[ProcessCost] = []
         failure = ""
         for command in contender.build_commands(target):
@@ -303,6 +306,7 @@ class Harness:
             if not cost.ok:
                 failure = self._describe_failure(command.label, cost, log_dir)
                 break
+        server_cpu = time.process_time() - server_cpu_started
         seen = self.measured.requests
         total = combine(costs)
         record = RunRecord(
@@ -317,6 +321,7 @@ class Harness:
             requests=dict(self.measured.counts()),
             bytes_uploaded=sum(r.content_length for r in seen if r.method == "PUT"),
             connections=self.measured.connections,
+            server_cpu_seconds=server_cpu,
         )
         if failure:
             record.status, record.detail = FAILED, failure
