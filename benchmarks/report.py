@@ -17,6 +17,9 @@ from benchmarks.results import SCENARIOS, BenchmarkRun, RunRecord, Summary, summ
 
 REQUEST_KINDS_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 BASELINE = "ours"
+# Everything after this line in an existing results file is kept when the
+# harness rewrites the file.
+KEPT_MARKER = "<!-- Not generated: kept when the harness rewrites this file. -->"
 # The chart's default file name, beside RESULTS.md.
 CHART_NAME = "scaling.png"
 # The scenarios the scaling chart plots, each with its line style and
@@ -311,7 +314,14 @@ def write_report(run: BenchmarkRun, markdown_path: Path, chart_path: Path) -> No
             if chart_path.parent.resolve() == markdown_path.parent.resolve()
             else str(chart_path)
         )
-    markdown_path.write_text(render_markdown(run, chart_name))
+    text = render_markdown(run, chart_name)
+    if markdown_path.exists():
+        # Sections written from other measurements (the profiles in
+        # RESULTS-scaling.md) stay when the harness rewrites the file.
+        previous = markdown_path.read_text()
+        if KEPT_MARKER in previous:
+            text = text.rstrip("\n") + "\n\n" + previous[previous.index(KEPT_MARKER) :]
+    markdown_path.write_text(text)
 
 
 def main() -> None:
