@@ -292,6 +292,8 @@ def bench(session: nox.Session) -> None:
         "django-jazzmin",
         "fontawesomefree",
         "matplotlib",
+        # Serves moto to the deploys with connections kept alive, as S3 does.
+        "waitress",
     )
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 

@@ -17,6 +17,9 @@ from benchmarks.results import SCENARIOS, BenchmarkRun, RunRecord, Summary, summ
 
 REQUEST_KINDS_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 BASELINE = "ours"
+# Everything after this line in an existing results file is kept when the
+# harness rewrites the file.
+KEPT_MARKER = "<!-- Not generated: kept when the harness rewrites this file. -->"
 # The chart's default file name, beside RESULTS.md.
 CHART_NAME = "scaling.png"
 # The scenarios the scaling chart plots, each with its line style and
@@ -97,9 +100,22 @@ def _row(
     return (
         f"| {contender} | {wall} | {summary.cpu_seconds:.2f} | {_per_object(summary)} "
         f"| {_ratio(summary, baseline)} "
-        f"| {_format_requests(summary.requests)} | {summary.bytes_uploaded / 1e6:.2f} "
+        f"| {_format_requests(summary.requests)}{_connections(summary)} "
+        f"| {summary.bytes_uploaded / 1e6:.2f} "
         f"| {summary.max_rss_kb / 1024:.0f} |"
     )
+
+
+def _server_line(server: str) -> str:
+    if server == "waitress":
+        return "waitress (connections kept alive, as S3 keeps them)"
+    return f"{server} (a new connection for every request)"
+
+
+def _connections(summary: Summary) -> str:
+    if summary.connections is None:
+        return ""
+    return f" over {summary.connections:,.0f} connections"
 
 
 def _skipped_line(run: BenchmarkRun) -> list[str]:
@@ -124,7 +140,8 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
     lines += [
         f"- Date: {run.started}",
         *(f"- {key}: {value}" for key, value in run.machine.items()),
-        f"- S3: moto on 127.0.0.1 with {run.delay_ms:g} ms added to every request",
+        f"- S3: moto on 127.0.0.1, served by {_server_line(run.s3_server)}, with "
+        f"{run.delay_ms:g} ms added to every request",
         f"- Repeats: {run.repeats} (median reported; runs interleaved across contenders)",
         f"- Upload concurrency (ours, Collectfasta threads, aws CLI max_concurrent_requests): "
         f"{run.upload_concurrency}",
@@ -139,7 +156,8 @@ def render_markdown(run: BenchmarkRun, chart_name: str | None) -> str:
         "Every run deploys from a fresh copy of the sources (new mtimes) into a fresh "
         "STATIC_ROOT, as on a fresh CI checkout; each contender has its own bucket. "
         "Wall and CPU are seconds of the deploy subprocess(es), CPU is user+system "
-        "including children; requests are those the S3 server saw during the run; "
+        "including children; requests are those the S3 server saw during the run, "
+        "over the TCP connections it accepted; "
         "uploaded is the sum of PUT bodies; CPU ms/object is CPU divided by the PUTs "
         "the server saw (blank where nothing was uploaded); x ours is wall time "
         "relative to ours.",
@@ -296,7 +314,14 @@ def write_report(run: BenchmarkRun, markdown_path: Path, chart_path: Path) -> No
             if chart_path.parent.resolve() == markdown_path.parent.resolve()
             else str(chart_path)
         )
-    markdown_path.write_text(render_markdown(run, chart_name))
+    text = render_markdown(run, chart_name)
+    if markdown_path.exists():
+        # Sections written from other measurements (the profiles in
+        # RESULTS-scaling.md) stay when the harness rewrites the file.
+        previous = markdown_path.read_text()
+        if KEPT_MARKER in previous:
+            text = text.rstrip("\n") + "\n\n" + previous[previous.index(KEPT_MARKER) :]
+    markdown_path.write_text(text)
 
 
 def main() -> None:

@@ -51,6 +51,12 @@ class RunRecord:
     requests: dict[str, int] = field(default_factory=dict)
     bytes_uploaded: int = 0
     detail: str = ""
+    # TCP connections the S3 server accepted during the deploy (None in
+    # results made before they were counted).
+    connections: int | None = None
+    # CPU of the harness process, which hosts the S3 server, during the
+    # deploy (None in results made before it was measured).
+    server_cpu_seconds: float | None = None
 
 
 @dataclass
@@ -70,6 +76,9 @@ class BenchmarkRun:
     versions: dict[str, str]
     set_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     records: list[RunRecord] = field(default_factory=list)
+    # What served moto's S3: results saved before the choice existed were
+    # all served by werkzeug, which closes every connection.
+    s3_server: str = "werkzeug"
 
     def is_skipped(self, contender: str, asset_set: str) -> bool:
         return (contender, asset_set) in self.skipped
@@ -100,6 +109,8 @@ class Summary:
     # Client CPU per object uploaded (CPU seconds / PUTs), median over the
     # good runs that uploaded anything; None when none did.
     cpu_ms_per_object: float | None = None
+    # Median TCP connections the server accepted; None when not counted.
+    connections: float | None = None
 
 
 def cpu_ms_per_object(record: RunRecord) -> float | None:
@@ -120,6 +131,7 @@ def summarize(records: list[RunRecord]) -> Summary | None:
         return Summary(0, len(bad), 0.0, 0.0, 0.0, {}, 0.0, problem)
     kinds = sorted({kind for record in good for kind in record.requests})
     per_object = [value for value in map(cpu_ms_per_object, good) if value is not None]
+    connections = [r.connections for r in good if r.connections is not None]
     return Summary(
         runs=len(good),
         failures=len(bad),
@@ -132,4 +144,5 @@ def summarize(records: list[RunRecord]) -> Summary | None:
         bytes_uploaded=statistics.median(r.bytes_uploaded for r in good),
         first_problem=problem,
         cpu_ms_per_object=statistics.median(per_object) if per_object else None,
+        connections=statistics.median(connections) if connections else None,
     )

@@ -63,6 +63,7 @@ from benchmarks.results import (
     BenchmarkRun,
     RunRecord,
 )
+from benchmarks.s3_servers import SERVERS, start_server
 from benchmarks.verification import BucketFiles, DirectoryFiles, verify_deploy
 from django_s3_manifest_storage.testing.s3_server import LocalS3Server
 
@@ -112,6 +113,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--delay-ms", type=float, default=20.0, help="added to every S3 request"
+    )
+    parser.add_argument(
+        "--s3-server",
+        choices=SERVERS,
+        default="waitress",
+        help="what serves moto's S3 to the deploys: waitress keeps connections "
+        "alive, as S3 does; werkzeug (the tests' server, and the benchmark's "
+        "before) closes each one after a request",
     )
     parser.add_argument(
         "--skip",
@@ -176,7 +185,7 @@ class Harness:
         self.args = args
         self.run = run
         self.work_root = work_root
-        self.measured = LocalS3Server(delay_seconds=args.delay_ms / 1000).start()
+        self.measured = start_server(args.s3_server, delay_seconds=args.delay_ms / 1000)
         # The same in-process moto state behind a second port with no delay
         # and its own request log: bucket setup and checks use it, so they
         # neither slow down nor show up in the measured requests.
@@ -284,6 +293,9 @@ class Harness:
         log_dir.mkdir()
 
         self.measured.clear_log()
+        # This process hosts the S3 server: its CPU during the deploy is
+        # the server's (the harness itself only waits).
+        server_cpu_started = time.process_time()
         costs: list[ProcessCost] = []
         failure = ""
         for command in contender.build_commands(target):
@@ -294,6 +306,7 @@ class Harness:
             if not cost.ok:
                 failure = self._describe_failure(command.label, cost, log_dir)
                 break
+        server_cpu = time.process_time() - server_cpu_started
         seen = self.measured.requests
         total = combine(costs)
         record = RunRecord(
@@ -307,6 +320,8 @@ class Harness:
             max_rss_kb=total.max_rss_kb,
             requests=dict(self.measured.counts()),
             bytes_uploaded=sum(r.content_length for r in seen if r.method == "PUT"),
+            connections=self.measured.connections,
+            server_cpu_seconds=server_cpu,
         )
         if failure:
             record.status, record.detail = FAILED, failure
@@ -361,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # One log line per S3 request would cost the harness CPU that the
     # measured deploy competes for.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # waitress warns when requests queue for a thread; the counts show it.
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     # The harness's own boto3 client talks only to the local server with
     # explicit dummy credentials; keep it off real AWS files and metadata too.
     os.environ.update(
@@ -379,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
         note=args.note,
         delay_ms=args.delay_ms,
+        s3_server=args.s3_server,
         repeats=args.repeats,
         upload_concurrency=args.concurrency,
         asset_sets=_choose(args.sizes, ALL_SET_NAMES, "asset set"),
