@@ -38,9 +38,7 @@ def test_the_package_class_is_described_by_django_alone() -> None:
     }
 
     assert hashing_description(ManifestSyncS3Storage, {}) == expected
-    assert collection_context(ManifestSyncS3Storage, {})["hashing"] == _digest(
-        expected
-    )
+    assert collection_context(ManifestSyncS3Storage, {})["hashing"] == _digest(expected)
 
 
 def test_only_a_project_subclass_method_is_an_override() -> None:
