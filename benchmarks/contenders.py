@@ -50,6 +50,9 @@ class Contender:
     description: str
     uploads: bool
     build_commands: Callable[[DeployTarget], list[DeployCommand]]
+    # False for the start-up probes: they deploy nothing, so there is
+    # nothing to check.
+    deploys: bool = True
 
 
 def _s3_options(target: DeployTarget) -> dict[str, Any]:
@@ -70,6 +73,8 @@ def _collectstatic(
     *,
     leading_apps: tuple[str, ...] = (),
     extra_settings: dict[str, Any] | None = None,
+    label: str = "collectstatic",
+    django_argv: tuple[str, ...] = ("collectstatic", "--noinput", "-v0"),
 ) -> DeployCommand:
     config = {
         "leading_apps": list(leading_apps),
@@ -82,8 +87,8 @@ def _collectstatic(
         "extra_settings": extra_settings or {},
     }
     return DeployCommand(
-        label="collectstatic",
-        argv=[sys.executable, "-m", "django", "collectstatic", "--noinput", "-v0"],
+        label=label,
+        argv=[sys.executable, "-m", "django", *django_argv],
         env={
             "DJANGO_SETTINGS_MODULE": "benchmarks.deploy_settings",
             "BENCH_DEPLOY_CONFIG": json.dumps(config),
@@ -99,6 +104,40 @@ def _local_collectstatic(target: DeployTarget) -> DeployCommand:
 
 def local_commands(target: DeployTarget) -> list[DeployCommand]:
     return [_local_collectstatic(target)]
+
+
+# Start-up: Django's, and building the staticfiles storage (no request),
+# in the settings a deploy uses; set aside from a deploy's wall time, what
+# is left is the deploy's own work.
+BUILD_STORAGE = (
+    "shell",
+    "-c",
+    "from django.core.files.storage import storages; storages['staticfiles']",
+)
+
+
+def startup_local_commands(target: DeployTarget) -> list[DeployCommand]:
+    return [
+        _collectstatic(
+            target,
+            "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+            {},
+            label="start-up",
+            django_argv=BUILD_STORAGE,
+        )
+    ]
+
+
+def startup_ours_commands(target: DeployTarget) -> list[DeployCommand]:
+    return [
+        _collectstatic(
+            target,
+            "django_s3_manifest_storage.ManifestSyncS3Storage",
+            {**_s3_options(target), "upload_concurrency": target.upload_concurrency},
+            label="start-up",
+            django_argv=BUILD_STORAGE,
+        )
+    ]
 
 
 def _aws_sync(target: DeployTarget, *extra_flags: str) -> DeployCommand:
@@ -257,6 +296,12 @@ def ours_temporary_staging_commands(target: DeployTarget) -> list[DeployCommand]
     return _ours(target, extra_settings={"STATIC_ROOT": None})
 
 
+def ours_static_root_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours as most projects configure it: STATIC_ROOT in settings (fresh and
+    empty, as on a CI checkout), no staging_dir, the default engine."""
+    return _ours(target)
+
+
 def ours_whitenoise_commands(target: DeployTarget) -> list[DeployCommand]:
     """Ours with whitenoise's compressing storage hashing, without STATIC_ROOT."""
     return _ours(
@@ -288,6 +333,12 @@ CONTENDERS: dict[str, Contender] = {
             "ours without STATIC_ROOT (temporary staging)",
             True,
             ours_temporary_staging_commands,
+        ),
+        Contender(
+            "ours-static-root",
+            "ours, STATIC_ROOT set in settings, fresh checkout",
+            True,
+            ours_static_root_commands,
         ),
         Contender(
             "ours-whitenoise",
@@ -325,6 +376,20 @@ CONTENDERS: dict[str, Contender] = {
             "local ManifestStaticFilesStorage, no upload (the floor)",
             False,
             local_commands,
+        ),
+        Contender(
+            "startup-local",
+            "start-up of `local`: Django, and building its storage",
+            False,
+            startup_local_commands,
+            deploys=False,
+        ),
+        Contender(
+            "startup-ours",
+            "start-up of ours: Django, and building the S3 storage (no request)",
+            False,
+            startup_ours_commands,
+            deploys=False,
         ),
         Contender(
             "local+sync-size-only",

@@ -325,7 +325,7 @@ class Harness:
         )
         if failure:
             record.status, record.detail = FAILED, failure
-        else:
+        elif contender.deploys:
             files = (
                 BucketFiles(self.client, target.bucket)
                 if contender.uploads

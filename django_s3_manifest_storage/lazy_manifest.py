@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 if TYPE_CHECKING:
     from django.core.files.storage import Storage
 
@@ -116,9 +114,9 @@ class LazyManifest(StorageBase):
 
     @property
     def persistent_staging_dir(self) -> Path | None:
-        """The staging directory when it outlives the process, else None."""
-        if self.sync_options.staging_dir is not None:
-            return self.sync_options.staging_dir
-        if settings.STATIC_ROOT:
-            return Path(settings.STATIC_ROOT)
-        return None
+        """The staging directory when it outlives the process (the
+        ``staging_dir`` option), else None. ``STATIC_ROOT`` is not read: the
+        stock ``S3ManifestStaticStorage`` never writes there, and a staging
+        directory that must end up holding the whole collection costs a full
+        hashing pass on every fresh checkout."""
+        return self.sync_options.staging_dir

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from types import FrameType
+from types import CodeType, FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from django.contrib.staticfiles.management.commands.collectstatic import (
@@ -48,6 +48,9 @@ class RunModeFileOperations(StorageBase):
 
     _run: CollectRun | None
     _run_lock: threading.Lock
+    # The run, and the id and code of its command's frame that calls the
+    # storage for every file: see _called_from_its_command.
+    _run_caller: tuple[CollectRun, int, CodeType] | None = None
 
     if TYPE_CHECKING:
         # Given by the storage class.
@@ -58,10 +61,12 @@ class RunModeFileOperations(StorageBase):
         calls for the first time; None at run time."""
         run = self._run
         if run is not None and run.belongs_to_this_thread():
-            if run.post_processing:
+            if run.post_processing or self._called_from_its_command(run):
                 return run
-            command = collectstatic_command_on_stack()
+            command, caller = collectstatic_caller_on_stack()
             if command is None or run.is_for(command):
+                if caller is not None:
+                    self._run_caller = (run, id(caller), caller.f_code)
                 return run
             # A run collectstatic abandoned (it failed before post_process).
             self._end_run(run)
@@ -70,6 +75,29 @@ class RunModeFileOperations(StorageBase):
             return None  # another thread's run: this thread is at run time
         command = collectstatic_command_on_stack()
         return None if command is None else self._start_run(command)
+
+    def _called_from_its_command(self, run: CollectRun) -> bool:
+        """Whether the frame of ``run``'s command that calls the storage for
+        every file (``collect``) is on the stack: identity checks, no
+        ``f_locals``, for each of collectstatic's thousands of calls.
+
+        The frame is known by id, not held: a frame holds its command, and
+        the run must not keep the command of a failed collectstatic alive
+        (see ``_start_run``). An id can be reused only once that frame is
+        gone, and then so is its command, with the run, unless the command
+        is kept elsewhere; the code object must match too."""
+        caller = self._run_caller
+        if caller is None or caller[0] is not run:
+            return False
+        _, frame_id, code = caller
+        frame: FrameType | None = sys._getframe(3)
+        for _ in range(SEARCH_DEPTH):
+            if frame is None:
+                return False
+            if id(frame) == frame_id and frame.f_code is code:
+                return True
+            frame = frame.f_back
+        return False
 
     def _start_run(self, command: Any) -> CollectRun:
         options = CommandOptions.of(command)
@@ -164,13 +192,33 @@ class RunModeFileOperations(StorageBase):
 
 def collectstatic_command_on_stack() -> CollectstaticCommand | None:
     """The collectstatic command calling the storage, or None at run time."""
-    frame: FrameType | None = sys._getframe(2)
+    return collectstatic_caller_on_stack(depth=3)[0]
+
+
+def collectstatic_caller_on_stack(
+    depth: int = 2,
+) -> tuple[CollectstaticCommand | None, FrameType | None]:
+    """The collectstatic command calling the storage, and the outermost of
+    its frames near the call (``collect``, which calls the storage for every
+    file); ``(None, None)`` at run time. ``depth``: frames from here to the
+    storage's method."""
+    frame: FrameType | None = sys._getframe(depth)
     for _ in range(SEARCH_DEPTH):
         if frame is None:
-            return None
-        if frame.f_code.co_name in CALLING_METHODS:
-            candidate = frame.f_locals.get("self")
-            if isinstance(candidate, CollectstaticCommand):
-                return candidate
+            return None, None
+        command = _command_of(frame)
+        if command is not None:
+            caller = frame
+            while caller.f_back is not None and _command_of(caller.f_back) is command:
+                caller = caller.f_back
+            return command, caller
         frame = frame.f_back
+    return None, None
+
+
+def _command_of(frame: FrameType) -> CollectstaticCommand | None:
+    if frame.f_code.co_name in CALLING_METHODS:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, CollectstaticCommand):
+            return candidate
     return None

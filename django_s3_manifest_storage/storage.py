@@ -49,6 +49,7 @@ from .s3 import (
     shared_service_models,
     with_default_retries,
 )
+from .upload.deferred import connect_in_background
 from .upload.engines import make_uploader
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from .console import DryRunReport, PublishReport
+    from .upload.uploader import Uploader
 
 
 class ManifestSyncS3Storage(  # type: ignore[misc]
@@ -177,6 +179,7 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
 
     def _run_setup(self) -> RunSetup:
         """What a run of this storage is handed (see ``collect/run.py``)."""
+        client, uploader = connect_in_background(self._connect)
         return RunSetup(
             manifest_name=self.manifest_name,
             options=self.sync_options,
@@ -187,10 +190,18 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
             hashes_itself=not self.sync_options.local_storage_class_set,
             patterns=rewritable(self),
             destination=self,
-            client=self.s3_client,
-            uploader=make_uploader(self),
+            client=client,
+            uploader=uploader,
             retry_delays=tuple(self.upload_retry_delays),
         )
+
+    def _connect(self) -> tuple[S3Client, Uploader]:
+        """A run's client and uploader (made in the background)."""
+        client = self.s3_client
+        # django-storages' URLs, asked for while hashing, read the bucket
+        # object: made here, it does not cost hashing a connection of its own.
+        self.bucket  # noqa: B018
+        return client, make_uploader(self)
 
     def _hasher(self, root: Path) -> Any:
         """The storage that hashes: this one, or an instance of

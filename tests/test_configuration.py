@@ -31,38 +31,38 @@ SECRET_KEY_SETTING = (
 )
 
 
-def hashed_anything(static_root: Path) -> bool:
+def hashed_anything(staging_dir: Path) -> bool:
     """Whether the local post-processing ran (it writes the manifest)."""
-    return (static_root / "staticfiles.json").exists()
+    return (staging_dir / "staticfiles.json").exists()
 
 
 def test_no_bucket_name_fails_before_any_request(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(SettingError) as failure:
-        deploy(static_root=static_root, bucket_name=None)
+        deploy(staging_dir=staging_dir, bucket_name=None)
 
     assert BUCKET_SETTING in str(failure.value)
     assert isinstance(failure.value, ImproperlyConfigured)
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
     assert sum(s3.counts().values()) == 0
 
 
 def test_bucket_that_does_not_exist_fails_on_the_manifest_read(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root, bucket_name="no-such-bucket-here")
+        deploy(staging_dir=staging_dir, bucket_name="no-such-bucket-here")
 
     message = str(failure.value)
     assert "s3://no-such-bucket-here/static/staticfiles.json" in message
     assert "NoSuchBucket (HTTP 404)" in message
     assert BUCKET_SETTING in message
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
     # Not retried: a missing bucket does not appear by waiting.
     assert s3.counts() == {"GET": 1}
 
@@ -70,14 +70,14 @@ def test_bucket_that_does_not_exist_fails_on_the_manifest_read(
 def test_wrong_credentials_fail_on_the_manifest_read(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with (
         s3.bundled_server.checking_credentials(),
         pytest.raises(PublishError) as failure,
     ):
         deploy(
-            static_root=static_root,
+            staging_dir=staging_dir,
             access_key="AKIAWRONGWRONGWRONG1",
             secret_key="wrong-secret",
         )
@@ -85,7 +85,7 @@ def test_wrong_credentials_fail_on_the_manifest_read(
     message = str(failure.value)
     assert "InvalidAccessKeyId (HTTP 403)" in message
     assert SECRET_KEY_SETTING in message
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
     assert s3.counts() == {"GET": 1}
 
 
@@ -93,14 +93,14 @@ def test_refused_signature_names_the_credentials_settings(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
     s3.add_fault(Fault("GET", status=403, code="SignatureDoesNotMatch"))
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root)
+        deploy(staging_dir=staging_dir)
 
     assert "SignatureDoesNotMatch (HTTP 403)" in str(failure.value)
     assert SECRET_KEY_SETTING in str(failure.value)
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
 
 
 def test_no_credentials_anywhere_names_the_credentials_settings(
@@ -109,16 +109,16 @@ def test_no_credentials_anywhere_names_the_credentials_settings(
     # The suite already hides the AWS config files and the metadata service.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root, access_key=None, secret_key=None)
+        deploy(staging_dir=staging_dir, access_key=None, secret_key=None)
 
     message = str(failure.value)
     assert "NoCredentialsError" in message
     assert "['access_key'] / AWS_S3_ACCESS_KEY_ID" in message
     assert SECRET_KEY_SETTING in message
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
     assert sum(s3.counts().values()) == 0  # nothing sent unsigned
 
 
@@ -133,10 +133,10 @@ def test_a_bucket_in_another_region_names_region_name(
             code="AuthorizationHeaderMalformed",
         )
     )
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root)
+        deploy(staging_dir=staging_dir)
 
     message = str(failure.value)
     assert "AuthorizationHeaderMalformed (HTTP 400)" in message
@@ -144,7 +144,7 @@ def test_a_bucket_in_another_region_names_region_name(
     # Not retried: the region does not change by waiting.
     assert fault.hits == 1
     assert s3.counts() == {"GET": 1}
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
 
 
 def closed_port() -> int:
@@ -158,17 +158,17 @@ def closed_port() -> int:
 def test_endpoint_refusing_connections_fails_and_names_endpoint_url(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
     endpoint = f"http://127.0.0.1:{closed_port()}"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root, endpoint_url=endpoint)
+        deploy(staging_dir=staging_dir, endpoint_url=endpoint)
 
     message = str(failure.value)
     assert "EndpointConnectionError" in message
     assert endpoint in message
     assert ENDPOINT_SETTING in message
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
 
 
 def test_endpoint_whose_name_does_not_resolve_fails_and_names_endpoint_url(
@@ -185,17 +185,17 @@ def test_endpoint_whose_name_does_not_resolve_fails_and_names_endpoint_url(
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root, endpoint_url="http://s3.example.invalid")
+        deploy(staging_dir=staging_dir, endpoint_url="http://s3.example.invalid")
 
     assert looked_up
     message = str(failure.value)
     assert "EndpointConnectionError" in message
     assert "s3.example.invalid" in message
     assert ENDPOINT_SETTING in message
-    assert not hashed_anything(static_root)
+    assert not hashed_anything(staging_dir)
 
 
 def test_location_with_a_leading_slash_fails_before_any_request(

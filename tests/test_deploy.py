@@ -83,15 +83,15 @@ def test_redeploy_with_nothing_changed_uploads_nothing(
     assert storage.last_publish.unchanged == len(objects_before) - 1
 
 
-def test_redeploy_into_a_kept_static_root_uploads_nothing(
+def test_redeploy_into_a_kept_staging_dir_uploads_nothing(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
-    deploy(static_root=static_root)
+    staging_dir = tmp_path / "staging_dir"
+    deploy(staging_dir=staging_dir)
     s3.clear_log()
 
     static_source.touch_all()
-    deploy(static_root=static_root)
+    deploy(staging_dir=staging_dir)
 
     assert s3.counts() == {"GET": 1}
 
@@ -282,15 +282,15 @@ def test_temporary_staging_is_removed_after_publishing(
     assert list(temporary_root.iterdir()) == []
 
 
-def test_kept_static_root_holds_the_collection(
+def test_kept_staging_dir_holds_the_collection(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path, reference_collection
 ) -> None:
-    static_root = tmp_path / "static_root"
-    deploy(static_root=static_root)
+    staging_dir = tmp_path / "staging_dir"
+    deploy(staging_dir=staging_dir)
     collected = {
-        path.relative_to(static_root).as_posix(): path.read_bytes()
-        for path in static_root.rglob("*")
+        path.relative_to(staging_dir).as_posix(): path.read_bytes()
+        for path in staging_dir.rglob("*")
         if path.is_file()
     }
     assert collected == reference_collection()
-    shutil.rmtree(static_root)
+    shutil.rmtree(staging_dir)

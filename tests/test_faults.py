@@ -213,13 +213,13 @@ def test_unreadable_deployed_manifest_fails_before_hashing(
     s3: S3Bucket, deploy: Deploy, tmp_path
 ) -> None:
     s3.add_fault(Fault("GET", r"staticfiles\.json$"))
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
     with pytest.raises(PublishError) as failure:
-        deploy(static_root=static_root)
+        deploy(staging_dir=staging_dir)
 
     message = str(failure.value)
     assert f"s3://{s3.name}/{MANIFEST_KEY}" in message
     assert "InternalError (HTTP 500)" in message
-    assert not (static_root / "staticfiles.json").exists()
+    assert not (staging_dir / "staticfiles.json").exists()
     assert s3.counts()["PUT"] == 0

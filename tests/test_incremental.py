@@ -55,7 +55,7 @@ def collect(
     s3: S3Bucket,
     source: Path,
     bucket: str,
-    static_root: Path | None = None,
+    staging_dir: Path | None = None,
     **options: Any,
 ) -> Any:
     """Run collectstatic on ``source`` into ``bucket``; return the storage."""
@@ -63,14 +63,14 @@ def collect(
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {
             "BACKEND": BACKEND,
-            "OPTIONS": s3.options(bucket_name=bucket, **options),
+            "OPTIONS": s3.options(
+                bucket_name=bucket,
+                **options,
+                **({"staging_dir": str(staging_dir)} if staging_dir else {}),
+            ),
         },
     }
-    with override_settings(
-        STATICFILES_DIRS=[str(source)],
-        STATIC_ROOT=str(static_root) if static_root else None,
-        STORAGES=storages,
-    ):
+    with override_settings(STATICFILES_DIRS=[str(source)], STORAGES=storages):
         call_command("collectstatic", interactive=False, verbosity=0)
         return staticfiles_storage._wrapped
 
@@ -579,7 +579,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("local_storage", sorted(LOCAL_STORAGES))
-def test_static_root_holds_what_a_full_pass_leaves(
+def test_staging_dir_holds_what_a_full_pass_leaves(
     s3: S3Bucket,
     deploy: Any,
     static_source: StaticSource,
@@ -590,32 +590,32 @@ def test_static_root_holds_what_a_full_pass_leaves(
         "incremental_hashing": True,
         "local_storage_class": LOCAL_STORAGES[local_storage],
     }
-    static_root = tmp_path / "static_root"
-    deploy(static_root=static_root, **options)
+    staging_dir = tmp_path / "staging_dir"
+    deploy(staging_dir=staging_dir, **options)
     full_root = tmp_path / "full_root"
-    shutil.copytree(static_root, full_root)
+    shutil.copytree(staging_dir, full_root)
     static_source.write("img/bg.png", b"\x89PNG\r\n\x1a\n background v2")
     static_source.touch_all()
 
-    report = deploy(static_root=static_root, **options).last_publish
+    report = deploy(staging_dir=staging_dir, **options).last_publish
     # A full pass on the same directory, publishing to an empty bucket.
     full = collect(
-        s3, static_source.root, new_bucket(s3), static_root=full_root, **options
+        s3, static_source.root, new_bucket(s3), staging_dir=full_root, **options
     ).last_publish
 
     assert report.hashing.incremental
     assert not full.hashing.incremental
-    assert tree(static_root) == tree(full_root)
+    assert tree(staging_dir) == tree(full_root)
 
 
-def test_a_static_root_from_another_release_means_a_full_pass(
+def test_a_staging_dir_from_another_release_means_a_full_pass(
     s3: S3Bucket, deploy: Any, static_source: StaticSource, tmp_path: Path
 ) -> None:
     deploy(incremental_hashing=True)
     _change_a_file(static_source)
 
     report = deploy(
-        incremental_hashing=True, static_root=tmp_path / "static_root"
+        incremental_hashing=True, staging_dir=tmp_path / "staging_dir"
     ).last_publish
 
     assert not report.hashing.incremental

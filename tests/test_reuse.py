@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from django_s3_manifest_storage.planning.fingerprint import (
+    digest_lines,
+    parameter_lines,
+    parameters_digests,
+)
 from django_s3_manifest_storage.planning.reuse import (
     hashed_on_s3,
     reusable_paths,
@@ -81,3 +86,24 @@ def test_a_release_recorded_without_a_count_is_counted_by_its_manifest() -> None
     garbled = {**CollectionStamp("abc", CONTEXT).metadata(), "collection-objects": "x"}
     assert CollectionStamp.from_metadata(garbled).object_count is None
     assert deployed().object_count() == len(EVERY_NAME)
+
+
+def test_parameters_digests_keep_the_format_deployed_releases_recorded() -> None:
+    # Digests stored with releases published before; a change here makes
+    # every project's next deploy a full upload ("upload parameters changed").
+    by_name = [
+        (
+            "css/site.css",
+            {"ContentType": "text/css", "CacheControl": "no-cache", "gzip": False},
+        ),
+        ("a.png", {"ContentType": "image/png", "ACL": "public-read", "gzip": True}),
+    ]
+    assert parameters_digests(by_name) == {
+        "ContentType": "8f782bbeaa2c6b4c",
+        "ACL": "5b84763a560353aa",
+        "gzip": "c6ed35119ad9a462",
+        "CacheControl": "01ebd0669941174b",
+    }
+    assert parameters_digests(by_name) == digest_lines(
+        (name, parameter_lines(parameters)) for name, parameters in by_name
+    )

@@ -107,7 +107,7 @@ def test_plain_names_skip_botocore(
     tmp_path: Path,
 ) -> None:
     write_referencing_css(static_source)
-    deploy(incremental_hashing=incremental, static_root=tmp_path / "static-root")
+    deploy(incremental_hashing=incremental, staging_dir=tmp_path / "staging-dir")
 
     # The probes for the bucket's URL, and nothing else.
     assert asked == list(PROBES)

@@ -17,26 +17,26 @@ from .conftest import BACKEND, Deploy, S3Bucket
 TEMPLATE = '{% load static %}{% static "css/site.css" %}'
 
 
-def render_with(s3: S3Bucket, static_root: Path | None, **options: object) -> str:
+def render_with(s3: S3Bucket, staging_dir: Path | None, **options: object) -> str:
+    if staging_dir is not None:
+        options["staging_dir"] = str(staging_dir)
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": BACKEND, "OPTIONS": s3.options(**options)},
     }
-    with override_settings(
-        STATIC_ROOT=str(static_root) if static_root else None, STORAGES=storages
-    ):
+    with override_settings(STORAGES=storages):
         return engines["django"].from_string(TEMPLATE).render({})
 
 
 def test_static_tag_uses_the_local_manifest_without_s3(
     s3: S3Bucket, deploy: Deploy, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
-    storage = deploy(static_root=static_root)
+    staging_dir = tmp_path / "staging_dir"
+    storage = deploy(staging_dir=staging_dir)
     hashed = storage.hashed_files["css/site.css"]
     s3.clear_log()
 
-    url = render_with(s3, static_root)
+    url = render_with(s3, staging_dir)
 
     assert url.endswith(f"/static/{hashed}")
     assert hashed != "css/site.css"

@@ -1,5 +1,5 @@
 """A temporary staging directory holds only what hashing wrote: the rest is
-read from the sources, uploaded byte for byte. A persistent one (STATIC_ROOT)
+read from the sources, uploaded byte for byte. A persistent one (staging_dir)
 still ends up holding the whole collection."""
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def test_a_temporary_staging_directory_copies_no_file_it_can_read_from_its_sourc
 def test_a_persistent_staging_directory_ends_with_the_whole_collection(
     s3: S3Bucket, deploy: Deploy, static_source: StaticSource, tmp_path: Path
 ) -> None:
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
-    deploy(static_root=static_root)
+    deploy(staging_dir=staging_dir)
 
-    paths = json.loads((static_root / "staticfiles.json").read_bytes())["paths"]
+    paths = json.loads((staging_dir / "staticfiles.json").read_bytes())["paths"]
     for name in NOT_REWRITTEN:
-        assert (static_root / name).read_bytes() == SOURCE_FILES[name]
-        assert (static_root / paths[name]).read_bytes() == SOURCE_FILES[name]
+        assert (staging_dir / name).read_bytes() == SOURCE_FILES[name]
+        assert (staging_dir / paths[name]).read_bytes() == SOURCE_FILES[name]
     on_s3 = {key.removeprefix("static/") for key in s3.object_keys("static/")}
-    assert staged_names(static_root) == on_s3
+    assert staged_names(staging_dir) == on_s3

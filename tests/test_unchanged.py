@@ -221,13 +221,13 @@ def test_unchanged_redeploy_copies_no_file_into_staging(
 ) -> None:
     deploy()
     static_source.touch_all()
-    fresh_static_root = tmp_path / "fresh_checkout_static_root"
+    fresh_staging_dir = tmp_path / "fresh_checkout_staging_dir"
 
-    storage = deploy(static_root=fresh_static_root)
+    storage = deploy(staging_dir=fresh_staging_dir)
 
     assert storage.last_publish.reused_deployed
     # Only the manifest, so that run time reads this release's URLs.
-    assert [p.name for p in fresh_static_root.rglob("*") if p.is_file()] == [
+    assert [p.name for p in fresh_staging_dir.rglob("*") if p.is_file()] == [
         "staticfiles.json"
     ]
     assert storage.url("css/site.css").endswith(storage.hashed_files["css/site.css"])
@@ -238,11 +238,11 @@ def test_changed_redeploy_stages_the_whole_collection(
 ) -> None:
     deploy()
     static_source.write("css/plain.css", b"p { margin: 4em; }\n")
-    static_root = tmp_path / "static_root"
+    staging_dir = tmp_path / "staging_dir"
 
-    storage = deploy(static_root=static_root)
+    storage = deploy(staging_dir=staging_dir)
 
-    staged = {p.relative_to(static_root).as_posix() for p in static_root.rglob("*")}
+    staged = {p.relative_to(staging_dir).as_posix() for p in staging_dir.rglob("*")}
     assert {*storage.hashed_files, *storage.hashed_files.values()} <= staged
 
 

@@ -67,7 +67,7 @@ class CollectRun:
         self.options = options
         self.thread = threading.get_ident()
         self._command = None if command is None else weakref.ref(command)
-        # A dry run changes nothing, STATIC_ROOT included.
+        # A dry run changes nothing, a staging_dir included.
         self.staging = Staging(None if options.dry_run else setup.persistent_staging)
         self.post_processing = False
         self.succeeded = False

@@ -102,8 +102,8 @@ def _copy(source: str, destination: Path) -> None:
 class Staging:
     """A directory with the file operations collectstatic and hashing make.
 
-    ``persistent`` is a directory that outlives the run (``STATIC_ROOT`` or
-    the ``staging_dir`` option); without one, a temporary directory is made
+    ``persistent`` is a directory that outlives the run (the ``staging_dir``
+    option); without one, a temporary directory is made
     and :meth:`discard` removes it.
     """
 

@@ -23,7 +23,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..planning.fingerprint import parameter_set_key, parameters_digests
+from ..planning.fingerprint import (
+    ParameterLines,
+    digest_lines,
+    parameter_lines,
+    parameter_set_key,
+)
 from ..planning.names import is_hashed
 from ..planning.record import ReleaseRecord, StoredObjects
 from ..s3 import S3Location
@@ -149,6 +154,8 @@ class Stored:
     parameters: dict[str, Any]
     """put_object's parameters, as the storage gives them."""
     gzip: bool
+    lines: ParameterLines
+    """What the stamp's parameters digests take from this object."""
 
 
 class ObjectSettings:
@@ -162,14 +169,21 @@ class ObjectSettings:
         # 100,000-file deploy's settings in a few MB.
         self._distinct: dict[str, dict[str, Any]] = {}
         self._parameter_sets: dict[tuple[int, bool], str] = {}
+        self._lines: dict[tuple[str, bool], ParameterLines] = {}
 
     def stored(self, name: str, hashed: bool) -> Stored:
         stored = self._stored.get((name, hashed))
         if stored is None:
             key = self.destination.object_key(name)
             given = self.destination.upload_parameters(key, hashed=hashed)
-            parameters = self._distinct.setdefault(repr(given), given)
-            stored = Stored(key, parameters, self.destination.should_gzip(parameters))
+            distinct = repr(given)
+            parameters = self._distinct.setdefault(distinct, given)
+            gzip = self.destination.should_gzip(parameters)
+            lines = self._lines.get((distinct, gzip))
+            if lines is None:
+                lines = parameter_lines({**parameters, "gzip": gzip})
+                self._lines[distinct, gzip] = lines
+            stored = Stored(key, parameters, gzip, lines)
             self._stored[name, hashed] = stored
         return stored
 
@@ -195,9 +209,11 @@ class ObjectSettings:
     def digests(
         self, names: Collection[str], hashed_names: Collection[str]
     ) -> dict[str, str]:
-        """One digest per upload parameter over ``names`` (the stamp's)."""
-        return parameters_digests(
-            (name, self.parameters(name, is_hashed(name, hashed_names)))
+        """One digest per upload parameter over ``names`` (the stamp's).
+        Asked twice per deploy (the deployed release's names, then the new
+        one's): each name's parameters are looked up and formatted once."""
+        return digest_lines(
+            (name, self.stored(name, is_hashed(name, hashed_names)).lines)
             for name in names
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import IO, Any
 
 from .stamp import encode_parts
@@ -44,14 +45,32 @@ def parameters_digests(
     parameters_by_name: Iterable[tuple[str, Mapping[str, Any]]],
 ) -> dict[str, str]:
     """One digest per parameter (``CacheControl``...) over every name."""
+    return digest_lines(
+        (name, parameter_lines(parameters)) for name, parameters in parameters_by_name
+    )
+
+
+ParameterLines = tuple[tuple[str, str], ...]
+
+
+def parameter_lines(parameters: Mapping[str, Any]) -> ParameterLines:
+    """``(parameter, what its digest takes after the name)`` for each of
+    ``parameters``: the same for every name stored with them, so a deploy
+    makes them once per distinct set of parameters, not once per name."""
+    # repr: stable for the str/dict values parameters hold.
+    return tuple((key, f"\0{value!r}") for key, value in parameters.items())
+
+
+def digest_lines(lines_by_name: Iterable[tuple[str, ParameterLines]]) -> dict[str, str]:
+    """``parameters_digests`` from each name's ``parameter_lines``."""
     digests: dict[str, Any] = {}
-    for name, parameters in sorted(parameters_by_name, key=lambda item: item[0]):
-        for key, value in parameters.items():
+    for name, lines in sorted(lines_by_name, key=itemgetter(0)):
+        prefix = f"\0{name}"
+        for key, tail in lines:
             digest = digests.get(key)
             if digest is None:
                 digest = digests[key] = hashlib.sha256()
-            # repr: stable for the str/dict values parameters hold.
-            digest.update(f"\0{name}\0{value!r}".encode())
+            digest.update((prefix + tail).encode())
     return {key: digest.hexdigest()[:16] for key, digest in digests.items()}
 
 
