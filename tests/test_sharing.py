@@ -121,7 +121,12 @@ def test_a_subclass_overriding_underscore_save_stages_and_uploads_no_renamed_fil
 ) -> None:
     static_root = tmp_path / "static_root"
 
-    deploy(backend=f"{__name__}.SavesLocallyToo", static_root=static_root)
+    # The collection stays on disk in STATIC_ROOT, where the subclass writes.
+    deploy(
+        backend=f"{__name__}.SavesLocallyToo",
+        static_root=static_root,
+        staging_dir=str(static_root),
+    )
 
     expected = reference_collection()
     staged = {

@@ -22,11 +22,10 @@ from ..options import DeployPolicy
 from ..planning.delta import DeployPlan, StagedFileMissing
 from ..planning.fingerprint import content_digest
 from ..planning.manifest import InvalidManifest, parse_manifest_paths
-from ..planning.names import collection_names, is_hashed
+from ..planning.names import is_hashed
 from ..planning.record import record_name
-from ..planning.stamp import CollectionStamp, DeployedState
+from ..planning.stamp import DeployedState, collection_stamp
 from ..releases.history import new_history_name
-from ..s3 import in_background
 from ..upload.uploader import Upload, Uploader, gzip_file, raise_for_failures
 from .live import LiveState
 from .objects import (
@@ -118,7 +117,15 @@ class Deployment:
                 f"({problem}); nothing was uploaded."
             ) from problem
         staged = staging.names().union(also_staged)
-        stamp = self._stamp(staging, sources, context, local_paths, staged, record)
+        hashed_names = set(local_paths.values())
+        stamp = collection_stamp(
+            sources,
+            context,
+            self.objects.digests({*local_paths, *hashed_names}, hashed_names),
+            record_digest(staging, record),
+            staged,
+            local_paths,
+        )
         try:
             publish, reason = self.live.publish_plan(
                 deployed,
@@ -147,32 +154,6 @@ class Deployment:
             publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
         )
 
-    def _stamp(
-        self,
-        staging: StagedFiles,
-        sources: str | None,
-        context: Mapping[str, str],
-        local_paths: Mapping[str, str],
-        staged: Collection[str],
-        record: str | None,
-    ) -> CollectionStamp:
-        """What the manifest object records about how it was made."""
-        hashed_names = set(local_paths.values())
-        record_digest = None
-        if record is not None:
-            with staging.file(record).open("rb") as stream:
-                record_digest = content_digest(stream)
-        return CollectionStamp(
-            sources,
-            dict(context),
-            self.objects.digests({*local_paths, *hashed_names}, hashed_names),
-            record_digest,
-            len(collection_names(staged, local_paths)),
-            sum(
-                1 for name in local_paths if name in staged and name not in hashed_names
-            ),
-        )
-
     def history_copy(self, plan: DeployPlan) -> str | None:
         """The name of the manifest's copy kept for rollbacks, when releases
         are kept and the manifest is sent."""
@@ -180,21 +161,9 @@ class Deployment:
             return new_history_name(self.manifest_name, plan.local_manifest)
         return None
 
-    def companions(self, plan: DeployPlan, history: str | None) -> dict[str, int]:
-        """``{name: bytes}`` of what goes just before the manifest, besides
-        the plan's waves: the history copy (first: pruning keeps only the
-        releases it has copies of, so the live one must have one) and the
-        record of sources."""
-        extra: dict[str, int] = {}
-        if history is not None and plan.publish.manifest:
-            extra[history] = plan.sizes[plan.publish.manifest]
-        if plan.sidecar is not None:
-            extra[plan.sidecar] = plan.sizes[plan.sidecar]
-        return extra
-
     def dry_run_report(self, plan: DeployPlan) -> DryRunReport:
         """What publishing ``plan`` would send and delete."""
-        companions = self.companions(plan, self.history_copy(plan))
+        companions = plan.companions(self.history_copy(plan))
         deletions = self.pruning.stale_names(plan.local_paths)
         return DryRunReport(
             destination=self.url,
@@ -218,14 +187,8 @@ class Deployment:
         """Read a failed run's record in the background (one GET): called
         when this run has files to upload."""
         if self._resume is None:
-            client, location = self.client, self.location
-            key = location.key(self.pending_name)
-            self._resume = ResumeRecord(
-                client,
-                location,
-                self.pending_name,
-                in_background(lambda: ResumeRecord.fetch(client, location.bucket, key)),
-                self.live.listing,
+            self._resume = ResumeRecord.read_in_background(
+                self.client, self.location, self.pending_name, self.live.listing
             )
         return self._resume
 
@@ -288,7 +251,7 @@ class Deployment:
             sent_early=sent_early,
             waves=waves,
             sizes=plan.sizes,
-            companions=self.companions(plan, history),
+            companions=plan.companions(history),
             resume=resume,
             entries=entries,
         )
@@ -344,7 +307,7 @@ class Deployment:
         count: Callable[[Upload, int], None],
     ) -> list[Upload]:
         """Send what goes just before the manifest, one at a time (see
-        ``companions``); return the manifest's upload, stamped."""
+        ``DeployPlan.companions``); return the manifest's upload, stamped."""
         manifest = with_metadata(
             self.objects.upload(staging, self.manifest_name, hashed=False),
             plan.stamp.metadata(),
@@ -369,3 +332,11 @@ class Deployment:
                 uploads, on_uploaded, retry_delays=self.policy.retry_delays
             ),
         )
+
+
+def record_digest(staging: StagedFiles, record: str | None) -> str | None:
+    """The content digest of the staged record of sources, if any."""
+    if record is None:
+        return None
+    with staging.file(record).open("rb") as stream:
+        return content_digest(stream)

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..s3 import ListedObject, S3Location, fetch_object
+from ..s3 import ListedObject, S3Location, fetch_object, in_background
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -87,6 +87,19 @@ class ResumeRecord:
         self._list = listing
         self._listing: dict[str, ListedObject] | None = None
         self.stored: dict[str, Entry] = {}
+
+    @classmethod
+    def read_in_background(
+        cls,
+        client: S3Client,
+        location: S3Location,
+        name: str,
+        listing: Callable[[], dict[str, ListedObject]],
+    ) -> ResumeRecord:
+        """The record ``name`` under ``location``, read in the background."""
+        key = location.key(name)
+        recorded = in_background(lambda: cls.fetch(client, location.bucket, key))
+        return cls(client, location, name, recorded, listing)
 
     @staticmethod
     def fetch(client: S3Client, bucket: str, key: str) -> dict[str, Entry]:

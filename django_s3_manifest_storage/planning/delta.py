@@ -123,6 +123,18 @@ class DeployPlan:
     def upload_bytes(self) -> int:
         return sum(self.sizes[name] for name in self.upload_names)
 
+    def companions(self, history: str | None) -> dict[str, int]:
+        """``{name: bytes}`` of what goes just before the manifest, besides
+        the waves: the history copy ``history`` (first: pruning keeps only
+        the releases it has copies of, so the live one must have one) and
+        the record of sources."""
+        extra: dict[str, int] = {}
+        if history is not None and self.publish.manifest:
+            extra[history] = self.sizes[self.publish.manifest]
+        if self.sidecar is not None:
+            extra[self.sidecar] = self.sizes[self.sidecar]
+        return extra
+
 
 def plan_publish(
     *,

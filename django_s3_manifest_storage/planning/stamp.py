@@ -20,11 +20,11 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
-from .names import manifest_names, published_names
+from .names import collection_names, manifest_names, published_names
 
 SOURCES_METADATA_KEY = "collection-sources"
 CONTEXT_METADATA_KEY = "collection-context"
@@ -153,6 +153,27 @@ class DeployedState:
         if self.stamp.object_count is not None:
             return self.stamp.object_count
         return len(self.collection_names())
+
+
+def collection_stamp(
+    sources: str | None,
+    context: Mapping[str, str],
+    parameters: dict[str, str],
+    record: str | None,
+    staged: Collection[str],
+    local_paths: Mapping[str, str],
+) -> CollectionStamp:
+    """What a manifest records about how it was made; ``staged``: the names
+    of the collection's files (those an incremental pass kept included)."""
+    hashed_names = set(local_paths.values())
+    return CollectionStamp(
+        sources,
+        dict(context),
+        parameters,
+        record,
+        len(collection_names(staged, local_paths)),
+        sum(1 for name in local_paths if name in staged and name not in hashed_names),
+    )
 
 
 def context_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
