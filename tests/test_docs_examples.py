@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from sybil import Example, Sybil
 from sybil.parsers.myst import CodeBlockParser
 
@@ -114,6 +115,12 @@ def test_examples_run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if (
+        path.name == "s3-compatible.md"
+        and "request_checksum_calculation" not in Config.OPTION_DEFAULTS
+    ):
+        # The page says so: boto3 before 1.36 knows neither checksum keyword.
+        pytest.skip("its client settings are boto3 1.36's")
     monkeypatch.setenv("STATIC_S3_BUCKET", "my-bucket")
     monkeypatch.delenv("STATIC_BACKEND", raising=False)
     document = SYBIL.parse(path)
