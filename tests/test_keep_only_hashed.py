@@ -109,11 +109,14 @@ def deploy_and_check(
     for key, body in published(expected).items():
         assert after[key] == body, key
     assert paths_of(after[MANIFEST_KEY]) == paths_of(expected[MANIFEST_KEY])
-    # What was sent is what changed, and the summary counts it.
-    sent = s3.put_keys()
-    assert sorted(sent) == sorted(key for key in after if before.get(key) != after[key])
-    assert len(report.uploaded) == len(sent)
-    assert f" {len(sent)} file(s) uploaded" in output.getvalue()
+    changed = sorted(key for key in after if before.get(key) != after[key])
+    assert f" {len(report.uploaded)} file(s) uploaded" in output.getvalue()
+    if s3.server is not None:
+        # What was sent is what changed, and the summary counts it (request
+        # counts need the bundled server; the rest runs on any endpoint).
+        sent = s3.put_keys()
+        assert sorted(sent) == changed
+        assert len(report.uploaded) == len(sent)
     if not verify:
         return expected, output.getvalue()
     # The live release is complete.
