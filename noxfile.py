@@ -53,6 +53,18 @@ TEST_REQUIREMENTS = (
 )
 # One worker per core, each with its own S3 server; ``-- -n 0`` runs serially.
 PARALLEL = ("-n", "auto")
+# The sessions that vary the S3 client (the upload engine, addressing and
+# checksums) leave out the slowest tests of the Django side, which the
+# matrix runs in every combination: other processes running
+# django-compressor, the documentation's examples, random edits.
+DJANGO_SIDE = (
+    "--deselect",
+    "tests/test_compressor.py",
+    "--deselect",
+    "tests/test_docs_examples.py",
+    "--deselect",
+    "tests/test_incremental.py::test_random_edits_publish_what_a_full_collection_would",
+)
 
 
 # Three combinations of the matrix also check what a user installs, instead
@@ -179,6 +191,7 @@ def tests_s3_compatible(session: nox.Session) -> None:
         "-m",
         "pytest",
         *PARALLEL,
+        *DJANGO_SIDE,
         *session.posargs,
         env={
             "S3_TEST_ADDRESSING_STYLE": "path",
@@ -199,6 +212,7 @@ def tests_obstore(session: nox.Session) -> None:
         "-m",
         "pytest",
         *PARALLEL,
+        *DJANGO_SIDE,
         *session.posargs,
         env={"S3_TEST_UPLOAD_ENGINE": "obstore"},
     )
