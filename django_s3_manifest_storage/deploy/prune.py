@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..console import CommandOptions
 from ..options import DeployPolicy
-from ..planning.delta import Deletions, left_alone, plan_deletions
+from ..planning.delta import Deletions, plan_retention
 from ..planning.stamp import DeployedState
 from ..releases.history import kept_release_names, kept_releases
 from ..s3 import S3Location, delete_keys, fetch_object
@@ -80,20 +80,11 @@ class Pruning:
             kept_paths.append(release.paths or {})
         protected = {*self.protected, *kept}
         published = None if self.policy.clear else self._published(present, kept)
-        stale = plan_deletions(
+        return plan_retention(
             present=present,
             kept_releases=kept_paths,
             protected=protected,
             published=published,
-        )
-        return Deletions(
-            stale,
-            left_alone(
-                present=present,
-                kept_releases=kept_paths,
-                protected=protected,
-                stale=stale,
-            ),
         )
 
     def _published(self, present: Collection[str], kept: Collection[str]) -> set[str]:

@@ -203,15 +203,16 @@ class Deletions:
     """Objects under the location that belong to no release."""
 
 
-def plan_deletions(
+def plan_retention(
     *,
     present: Collection[str],
     kept_releases: Sequence[Mapping[str, str]],
     protected: Collection[str],
     published: Collection[str] | None = None,
-) -> tuple[str, ...]:
-    """Names under ``location`` to delete: those no kept release references,
-    among those a release published.
+) -> Deletions:
+    """What to delete under ``location``: the names no kept release
+    references, among those a release published; and how many names
+    belong to no release and stay.
 
     ``present`` is every name S3 holds, ``kept_releases`` the manifests'
     paths of the releases to keep (the live one among them), ``protected``
@@ -223,30 +224,27 @@ def plan_deletions(
     every name is a candidate (``--clear``).
     """
     referenced = _referenced(kept_releases, protected)
-    return tuple(
-        sorted(
-            name
-            for name in present
-            if not _named(name, referenced)
-            and (published is None or _named(name, published))
-        )
+    unreferenced = [name for name in present if not _named(name, referenced)]
+    stale = sorted(
+        name for name in unreferenced if published is None or _named(name, published)
     )
+    return Deletions(tuple(stale), len(unreferenced) - len(stale))
 
 
-def left_alone(
+def plan_deletions(
     *,
     present: Collection[str],
     kept_releases: Sequence[Mapping[str, str]],
     protected: Collection[str],
-    stale: Collection[str],
-) -> int:
-    """How many names under ``location`` neither a kept release references
-    nor retention deletes: objects that belong to no release."""
-    referenced = _referenced(kept_releases, protected)
-    deleted = set(stale)
-    return sum(
-        1 for name in present if name not in deleted and not _named(name, referenced)
-    )
+    published: Collection[str] | None = None,
+) -> tuple[str, ...]:
+    """The names ``plan_retention`` deletes."""
+    return plan_retention(
+        present=present,
+        kept_releases=kept_releases,
+        protected=protected,
+        published=published,
+    ).stale
 
 
 def _referenced(
