@@ -129,7 +129,7 @@ class RunModeFileOperations(StorageBase):
         run = self._current_run()
         if run is None:
             return super().exists(name)
-        return run.staging.exists(name)
+        return run.exists(name)
 
     def open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
         run = self._current_run()
@@ -175,7 +175,7 @@ class RunModeFileOperations(StorageBase):
         run = self._current_run()
         if run is None:
             return super().get_modified_time(name)
-        return run.staging.get_modified_time(name)
+        return run.get_modified_time(name)
 
     def get_accessed_time(self, name: str) -> datetime:
         run = self._current_run()

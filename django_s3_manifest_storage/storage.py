@@ -149,9 +149,6 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
     ) -> Iterator[PostProcessResult]:
         """Hash locally (passing Django's results through untouched), then
         publish the delta to S3. Skip both when no source changed."""
-        problem = bucket_problem(self.bucket_name)
-        if problem:
-            raise SettingError(problem)
         run = self._current_run()
         if run is None:
             # Called outside collectstatic: the sources are staged from paths.
@@ -179,6 +176,11 @@ class ManifestSyncS3Storage(  # type: ignore[misc]
 
     def _run_setup(self) -> RunSetup:
         """What a run of this storage is handed (see ``collect/run.py``)."""
+        # Before the run's first request (it reads the deployed manifest
+        # while collectstatic copies).
+        problem = bucket_problem(self.bucket_name)
+        if problem:
+            raise SettingError(problem)
         client, uploader = connect_in_background(self._connect)
         return RunSetup(
             manifest_name=self.manifest_name,

@@ -279,6 +279,14 @@ class StaticSource:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
 
+    def names(self) -> list[str]:
+        """Every source file, relative, with ``/``."""
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in self.root.rglob("*")
+            if path.is_file()
+        )
+
     def touch_all(self) -> None:
         """Make every source newer than anything collected, as a fresh checkout."""
         later = time.time() + 3600

@@ -73,13 +73,15 @@ def rewritable(hasher: Any) -> list[str]:
 def results_as_django_yields_them(
     paths: Mapping[str, Any], deployed: Mapping[str, str], rewritable: list[str]
 ) -> Iterator[PostProcessResult]:
-    """What Django's hashing yields for an unchanged collection, so
-    collectstatic's count of post-processed files is the stock one: each file
-    once, the ones hashing rewrites (CSS, JS) last."""
+    """What Django's hashing yields for files whose hashed names S3 holds,
+    so collectstatic's count of post-processed files is the stock class's:
+    each file once, the ones hashing rewrites (CSS, JS) last and counted as
+    processed (Django rewrites them every run); the others not, their
+    hashed file being there already."""
     adjustable = [name for name in paths if matches_patterns(name, rewritable)]
     last = set(adjustable)
     for name in [*(name for name in paths if name not in last), *adjustable]:
-        yield name, deployed.get(name, name), True
+        yield name, deployed.get(name, name), name in last
 
 
 def _code_digest(function: Any) -> str:

@@ -156,7 +156,7 @@ class IncrementalHashing:
         recorder = ReferenceRecorder(
             kept=reuse.kept,
             adjustable=lambda name: matches_patterns(name, globs),
-            materialize=lambda name: staging.deferred.materialize(staging.root, name),
+            materialize=staging.materialize,
         )
         summary = Hashing(len(dirty), len(paths), True, None, tuple(sorted(dirty)))
         subset = {name: source for name, source in paths.items() if name in dirty}

@@ -18,7 +18,10 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
+
+from django.conf import settings
 
 from ..console import CommandOptions, DryRunReport, Hashing, PublishReport
 from ..deploy.deployment import Deployment
@@ -110,6 +113,34 @@ class CollectRun:
         finally:
             self.staging.discard()
 
+    # What collectstatic asks before post-processing ------------------------
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is staged or, before post-processing, published by
+        the deployed release: collectstatic then compares its time with the
+        source's and skips an unmodified file, as with the stock class (a
+        skipped file is staged from its source in post_process all the same)."""
+        if self.staging.exists(name):
+            return True
+        return not self.post_processing and self._published_at(name) is not None
+
+    def get_modified_time(self, name: str) -> datetime:
+        if not self.post_processing and not self.staging.exists(name):
+            published = self._published_at(name)
+            if published is not None:
+                return published
+        return self.staging.get_modified_time(name)
+
+    def _published_at(self, name: str) -> datetime | None:
+        """When the deployed release published ``name``, in the form Django's
+        file system storage gives a source's time (aware in UTC with
+        ``USE_TZ``, else naive local time); None when it did not."""
+        names, published = self.deployment.live.published_originals()
+        if published is None or name not in names:
+            return None
+        zone = timezone.utc if settings.USE_TZ else None
+        return datetime.fromtimestamp(published.timestamp(), tz=zone)
+
     # The work ------------------------------------------------------------
 
     def post_process(
@@ -118,6 +149,8 @@ class CollectRun:
         """Adopt what S3 serves when no source changed; else hash, then
         deploy (or, in a dry run, say what a deploy would do)."""
         self.post_processing = True
+        # Hashing and compression write into the staging directory too.
+        self.staging.shared()
         setup = self.setup
         context = collection_context(
             setup.hashing_class, setup.options.local_storage_options

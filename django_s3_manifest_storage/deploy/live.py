@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
+from datetime import datetime
 from io import BytesIO
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ class LiveState:
         self.objects = objects
         self._reuse: dict[int, tuple[dict[str, str] | None, str | None]] = {}
         self._stored: dict[int, StoredObjects | None] = {}
+        self._deployed: DeployedState | None = None
+        self._originals: tuple[frozenset[str], datetime | None] | None = None
         manifest_key = location.key(manifest_name)
         self._manifest = in_background(
             lambda: fetch_object(client, location.bucket, manifest_key)
@@ -66,6 +69,12 @@ class LiveState:
         return self._listing.result() if self._listing else self.list_objects()
 
     def deployed(self) -> DeployedState:
+        """The deployed manifest, parsed once."""
+        if self._deployed is None:
+            self._deployed = self._parse()
+        return self._deployed
+
+    def _parse(self) -> DeployedState:
         remote = self._manifest.result()
         if remote is None:
             return DeployedState.absent()
@@ -77,6 +86,21 @@ class LiveState:
                 deployed.problem,
             )
         return deployed
+
+    def published_originals(self) -> tuple[frozenset[str], datetime | None]:
+        """The unhashed names the deployed release put on S3, and when its
+        manifest was published (what S3 holds under those names is at
+        least that recent for the release)."""
+        if self._originals is None:
+            deployed = self.deployed()
+            remote = self._manifest.result()
+            names = (
+                frozenset(deployed.collection_names())
+                if deployed.stamp.originals_published
+                else frozenset()
+            )
+            self._originals = (names, None if remote is None else remote.last_modified)
+        return self._originals
 
     def remote_names(self) -> set[str] | None:
         """Every name S3 holds under the location, when a listing was made."""
