@@ -5,11 +5,20 @@ still ends up holding the whole collection."""
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile, File
+from django.core.files.utils import validate_file_name
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from django_s3_manifest_storage.collect.staging import Staging, staged_names
+from django_s3_manifest_storage.collect.staging import (
+    Staging,
+    plain_relative_name,
+    staged_names,
+)
 
 from .conftest import SOURCE_FILES, Deploy, S3Bucket, StaticSource
 
@@ -65,3 +74,58 @@ def test_a_persistent_staging_directory_ends_with_the_whole_collection(
         assert (staging_dir / paths[name]).read_bytes() == SOURCE_FILES[name]
     on_s3 = {key.removeprefix("static/") for key in s3.object_keys("static/")}
     assert staged_names(staging_dir) == on_s3
+
+
+# Characters that matter to path checks, and a few that do not.
+NAME_CHARACTERS = "/.\\ab_-"
+
+
+@given(st.text(alphabet=NAME_CHARACTERS, max_size=12))
+def test_a_name_taken_as_plain_is_one_django_accepts(name: str) -> None:
+    """The copy loop's quick check never lets through a name Django's
+    ``validate_file_name`` refuses; the others go to Django's check."""
+    if plain_relative_name(name):
+        validate_file_name(name, allow_relative_path=True)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["save", "save_bytes", "delete", "exists"]),
+            st.sampled_from(["a.css", "b/c.png", "b/d.js"]),
+        ),
+        max_size=12,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_a_temporary_directory_answers_from_memory_as_the_disk_would(
+    operations: list[tuple[str, str]],
+) -> None:
+    """Before hashing, ``exists`` of a temporary staging directory is
+    answered from what it wrote: the same answers as a persistent one,
+    which asks the disk."""
+    with (
+        tempfile.TemporaryDirectory() as sources,
+        tempfile.TemporaryDirectory() as kept,
+    ):
+        source = Path(sources) / "source.txt"
+        source.write_bytes(b"source")
+        temporary, persistent = Staging(None), Staging(Path(kept))
+        try:
+            for operation, name in operations:
+                answers = []
+                for staging in (temporary, persistent):
+                    if operation == "save":
+                        with source.open("rb") as content:
+                            staging.save(name, File(content))
+                    elif operation == "save_bytes":
+                        staging.save(name, ContentFile(b"written"))
+                    elif operation == "delete":
+                        staging.delete(name)
+                    answers.append(staging.exists(name))
+                assert answers[0] == answers[1], (operation, name)
+                assert answers[0] == (
+                    name in temporary.deferred or (temporary.root / name).exists()
+                )
+        finally:
+            temporary.discard()

@@ -139,8 +139,12 @@ def test_objects_with_equal_settings_share_one_copy_and_others_keep_theirs(
     second = settings.stored("css/b.css", hashed=False)
     special = settings.stored("css/special.css", hashed=False)
 
-    assert first.parameters is second.parameters
-    assert (first.key, second.key) == ("static/css/a.css", "static/css/b.css")
+    # One parameter set for both names: nothing is kept per name but a
+    # reference to it.
+    assert first is second
+    assert special is not first
+    assert settings.parameter_set("css/a.css", False) == first.key
+    assert special.key != first.key
     assert special.parameters["Metadata"] == {"owner": "design"}
     assert "Metadata" not in first.parameters
     assert settings.stored("css/a.css", hashed=True).parameters != first.parameters

@@ -77,6 +77,7 @@ class CollectRun:
         self.closed = False
         self.result = RunResult()
         self.early: EarlyUploads | None = None
+        self._published: tuple[frozenset[str], datetime | None] | None = None
         # The deployed manifest is read while collectstatic copies files.
         self.deployment = Deployment(
             destination=setup.destination,
@@ -135,11 +136,17 @@ class CollectRun:
         """When the deployed release published ``name``, in the form Django's
         file system storage gives a source's time (aware in UTC with
         ``USE_TZ``, else naive local time); None when it did not."""
-        names, published = self.deployment.live.published_originals()
-        if published is None or name not in names:
-            return None
-        zone = timezone.utc if settings.USE_TZ else None
-        return datetime.fromtimestamp(published.timestamp(), tz=zone)
+        if self._published is None:
+            names, published = self.deployment.live.published_originals()
+            zone = timezone.utc if settings.USE_TZ else None
+            self._published = (
+                frozenset() if published is None else names,
+                None
+                if published is None
+                else datetime.fromtimestamp(published.timestamp(), tz=zone),
+            )
+        names, when = self._published
+        return when if name in names else None
 
     # The work ------------------------------------------------------------
 

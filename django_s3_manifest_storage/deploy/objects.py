@@ -11,7 +11,8 @@ deploy must not upload different headers from a different machine.
 
 A deploy needs them several times per name (the parameters digests of the
 stamp, the resume record's entries, the uploads), so the storage is asked
-once per name and hashed-ness, and the answer is kept for the run.
+once per name and hashed-ness, and the answer is kept for the run: one
+``ParameterSet`` per distinct answer, a reference to it per name.
 """
 
 from __future__ import annotations
@@ -147,44 +148,48 @@ class Destination(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    """How one object is stored."""
+class ParameterSet:
+    """One distinct way objects are stored; most names share one (a content
+    type and a cache policy), so a deploy keeps one per set, not per name."""
 
-    key: str
     parameters: dict[str, Any]
     """put_object's parameters, as the storage gives them."""
     gzip: bool
     lines: ParameterLines
-    """What the stamp's parameters digests take from this object."""
+    """What the stamp's parameters digests take from each object so stored."""
+    key: str
+    """The set's opaque key, which a release's record keeps."""
 
 
 class ObjectSettings:
-    """The storage's answers for one deploy's objects."""
+    """The storage's answers for one deploy's objects: asked once per name
+    and hashed-ness; per name only a reference to its parameter set is kept
+    (the object's key is derived again when it is uploaded)."""
 
     def __init__(self, destination: Destination) -> None:
         self.destination = destination
-        self._stored: dict[tuple[str, bool], Stored] = {}
-        # Most names share their parameters (a content type and a cache
-        # policy): one dict per distinct value, not one per name, keeps a
-        # 100,000-file deploy's settings in a few MB.
-        self._distinct: dict[str, dict[str, Any]] = {}
-        self._parameter_sets: dict[tuple[int, bool], str] = {}
-        self._lines: dict[tuple[str, bool], ParameterLines] = {}
+        self._sets_of: dict[bool, dict[str, ParameterSet]] = {True: {}, False: {}}
+        self._distinct: dict[tuple[str, bool], ParameterSet] = {}
 
-    def stored(self, name: str, hashed: bool) -> Stored:
-        stored = self._stored.get((name, hashed))
+    def stored(self, name: str, hashed: bool) -> ParameterSet:
+        """How ``name`` is stored."""
+        sets = self._sets_of[hashed]
+        stored = sets.get(name)
         if stored is None:
             key = self.destination.object_key(name)
             given = self.destination.upload_parameters(key, hashed=hashed)
-            distinct = repr(given)
-            parameters = self._distinct.setdefault(distinct, given)
-            gzip = self.destination.should_gzip(parameters)
-            lines = self._lines.get((distinct, gzip))
-            if lines is None:
-                lines = parameter_lines({**parameters, "gzip": gzip})
-                self._lines[distinct, gzip] = lines
-            stored = Stored(key, parameters, gzip, lines)
-            self._stored[name, hashed] = stored
+            gzip = self.destination.should_gzip(given)
+            distinct = (repr(given), gzip)
+            stored = self._distinct.get(distinct)
+            if stored is None:
+                stored = ParameterSet(
+                    given,
+                    gzip,
+                    parameter_lines({**given, "gzip": gzip}),
+                    parameter_set_key(given, gzip=gzip),
+                )
+                self._distinct[distinct] = stored
+            sets[name] = stored
         return stored
 
     def parameters(self, name: str, hashed: bool) -> dict[str, Any]:
@@ -195,16 +200,8 @@ class ObjectSettings:
 
     def parameter_set(self, name: str, hashed: bool) -> str:
         """The key of the parameters ``name`` is stored with (a release's
-        record keeps it), computed once per distinct set."""
-        stored = self.stored(name, hashed)
-        # Equal parameters are one dict (``stored``), kept for the run: its
-        # id names the set.
-        distinct = (id(stored.parameters), stored.gzip)
-        key = self._parameter_sets.get(distinct)
-        if key is None:
-            key = parameter_set_key(stored.parameters, gzip=stored.gzip)
-            self._parameter_sets[distinct] = key
-        return key
+        record keeps it)."""
+        return self.stored(name, hashed).key
 
     def digests(
         self, names: Collection[str], hashed_names: Collection[str]
@@ -231,7 +228,7 @@ class ObjectSettings:
         return Upload(
             name=name,
             path=staging.file(name),
-            key=stored.key,
+            key=self.destination.object_key(name),
             parameters=parameters,
             gzip=stored.gzip,
         )
