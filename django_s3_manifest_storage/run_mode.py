@@ -123,7 +123,7 @@ class RunModeFileOperations(StorageBase):
         run = self._current_run()
         if run is None:
             return super().path(name)
-        return run.staging.path(name)
+        return run.path(name)
 
     def exists(self, name: str) -> bool:
         run = self._current_run()

@@ -14,6 +14,9 @@ import re
 import time
 from typing import Any
 
+from django.contrib.staticfiles.management.commands.collectstatic import (
+    Command as CollectstaticCommand,
+)
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -119,3 +122,26 @@ def test_a_dry_run_counts_what_a_run_would(
 
     assert re.match(rf"\s*0 static files copied, {len(SOURCE_FILES)} unmodified", line)
     assert "PUT" not in s3.counts()
+
+
+def test_collectstatic_treats_the_storage_as_remote_as_with_the_stock_class(
+    s3: S3Bucket, static_source: StaticSource
+) -> None:
+    """collectstatic asks ``path("")`` to tell a local storage, then checks a
+    path and a symlink per file on one; the stock class refuses the question,
+    and so does a run before post-processing."""
+    options = s3.options()
+    reset_sources(static_source, age=3600)
+    summary_line(static_source, BACKEND, options)
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": BACKEND, "OPTIONS": options},
+    }
+    command = CollectstaticCommand()
+    with override_settings(
+        STATICFILES_DIRS=[str(static_source.root)], STORAGES=storages
+    ):
+        call_command(command, interactive=False, verbosity=0)
+
+    # Cached by collectstatic while the run asked about unmodified files.
+    assert command.__dict__["local"] is False

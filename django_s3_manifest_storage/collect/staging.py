@@ -227,7 +227,8 @@ class Staging:
     # Storage API, as collectstatic and Django's hashing call it -------------
 
     def path(self, name: str) -> str:
-        # Whoever has a path may write beside it (whitenoise's ``.gz``).
+        # Whoever has a path may write there, or beside it (whitenoise's
+        # ``.gz``): the disk is asked from now on.
         self.shared()
         self.deferred.materialize(self.root, name)
         return self.files.path(name)
