@@ -329,16 +329,36 @@ def main() -> None:
         description="Rebuild RESULTS.md and the chart from saved records."
     )
     parser.add_argument(
-        "records", type=Path, help="the .json file a benchmark run saved"
+        "records",
+        type=Path,
+        nargs="+",
+        help="the .json file a benchmark run saved; with several (runs of "
+        "different sets, say), the report and chart take the records of all, "
+        "and the other details of the first",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="markdown path (default: beside records)"
     )
     parser.add_argument("--chart", type=Path, default=None)
     args = parser.parse_args()
-    out = args.out or args.records.with_suffix(".md")
+    out = args.out or args.records[0].with_suffix(".md")
     chart = args.chart or out.with_name(CHART_NAME)
-    write_report(BenchmarkRun.load(args.records), out, chart)
+    write_report(merged([BenchmarkRun.load(path) for path in args.records]), out, chart)
+
+
+def merged(runs: list[BenchmarkRun]) -> BenchmarkRun:
+    """The first run with the sets, sizes and records of the others added."""
+    first = runs[0]
+    for run in runs[1:]:
+        first.asset_sets += [
+            name for name in run.asset_sets if name not in first.asset_sets
+        ]
+        first.contenders += [
+            name for name in run.contenders if name not in first.contenders
+        ]
+        first.set_sizes.update(run.set_sizes)
+        first.records += run.records
+    return first
 
 
 if __name__ == "__main__":
