@@ -67,6 +67,17 @@ def three_runs(
     return lines, rerun
 
 
+def deployed_an_hour_after_its_sources(
+    s3: S3Bucket, source: StaticSource
+) -> dict[str, Any]:
+    """Deploy the small project, its sources last modified an hour before;
+    the storage options used."""
+    options = s3.options()
+    reset_sources(source, age=3600)
+    summary_line(source, BACKEND, options)
+    return options
+
+
 def test_unmodified_files_are_counted_as_with_the_stock_class(
     s3: S3Bucket, static_source: StaticSource
 ) -> None:
@@ -94,9 +105,7 @@ def test_a_source_newer_than_the_release_is_copied_again(
     s3: S3Bucket, static_source: StaticSource
 ) -> None:
     """A fresh checkout: every source newer than the deployed release."""
-    options = s3.options()
-    reset_sources(static_source, age=3600)
-    summary_line(static_source, BACKEND, options)
+    options = deployed_an_hour_after_its_sources(s3, static_source)
     static_source.touch_all()
 
     line = summary_line(static_source, BACKEND, options)
@@ -113,9 +122,7 @@ def test_a_source_newer_than_the_release_is_copied_again(
 def test_a_dry_run_counts_what_a_run_would(
     s3: S3Bucket, static_source: StaticSource
 ) -> None:
-    options = s3.options()
-    reset_sources(static_source, age=3600)
-    summary_line(static_source, BACKEND, options)
+    options = deployed_an_hour_after_its_sources(s3, static_source)
     s3.clear_log()
 
     line = summary_line(static_source, BACKEND, options, dry_run=True)
@@ -130,9 +137,7 @@ def test_collectstatic_treats_the_storage_as_remote_as_with_the_stock_class(
     """collectstatic asks ``path("")`` to tell a local storage, then checks a
     path and a symlink per file on one; the stock class refuses the question,
     and so does a run before post-processing."""
-    options = s3.options()
-    reset_sources(static_source, age=3600)
-    summary_line(static_source, BACKEND, options)
+    options = deployed_an_hour_after_its_sources(s3, static_source)
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": BACKEND, "OPTIONS": options},

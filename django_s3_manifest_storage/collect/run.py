@@ -146,7 +146,7 @@ class CollectRun:
         file system storage gives a source's time (aware in UTC with
         ``USE_TZ``, else naive local time); None when it did not."""
         if self._published is None:
-            names, published = self.deployment.live.published_originals()
+            names, published = self.deployment.live.published()
             zone = timezone.utc if settings.USE_TZ else None
             self._published = (
                 frozenset() if published is None else names,

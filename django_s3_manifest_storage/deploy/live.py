@@ -52,7 +52,6 @@ class LiveState:
         self._reuse: dict[int, tuple[dict[str, str] | None, str | None]] = {}
         self._stored: dict[int, StoredObjects | None] = {}
         self._deployed: DeployedState | None = None
-        self._originals: tuple[frozenset[str], datetime | None] | None = None
         manifest_key = location.key(manifest_name)
         self._manifest = in_background(
             lambda: fetch_object(client, location.bucket, manifest_key)
@@ -87,20 +86,13 @@ class LiveState:
             )
         return deployed
 
-    def published_originals(self) -> tuple[frozenset[str], datetime | None]:
-        """The unhashed names the deployed release put on S3, and when its
-        manifest was published (what S3 holds under those names is at
-        least that recent for the release)."""
-        if self._originals is None:
-            deployed = self.deployed()
-            remote = self._manifest.result()
-            names = (
-                frozenset(deployed.collection_names())
-                if deployed.stamp.originals_published
-                else frozenset()
-            )
-            self._originals = (names, None if remote is None else remote.last_modified)
-        return self._originals
+    def published(self) -> tuple[frozenset[str], datetime | None]:
+        """The names the deployed release put on S3 (before compressed
+        variants), and when its manifest was published: what S3 holds
+        under those names is at least that recent for the release."""
+        remote = self._manifest.result()
+        names = frozenset(self.deployed().published_names())
+        return names, None if remote is None else remote.last_modified
 
     def remote_names(self) -> set[str] | None:
         """Every name S3 holds under the location, when a listing was made."""
