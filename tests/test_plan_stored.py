@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_s3_manifest_storage.planning.fingerprint import parameter_set_key
 from django_s3_manifest_storage.planning.record import (
@@ -130,6 +132,46 @@ def test_a_record_round_trips_with_one_entry_per_parameter_set() -> None:
     assert document["version"] == 2
     assert len(document["stored"]["parameter_sets"]) == 2
     assert decoded == ReleaseRecord({"a": "1"}, {}, tuple(sorted(OBJECTS)), stored())
+
+
+@given(
+    st.dictionaries(st.text(max_size=6), st.text(max_size=4), max_size=5),
+    st.dictionaries(
+        st.text(max_size=6), st.lists(st.text(max_size=6), max_size=3), max_size=3
+    ),
+    st.lists(st.sampled_from(OBJECTS), unique=True),
+)
+def test_a_record_written_in_sections_is_the_one_document_json_gives(
+    sources: dict[str, str], references: dict[str, list[str]], objects: list[str]
+) -> None:
+    """The record is written a section at a time; its bytes (and so its
+    digest in the stamp) are those of the whole document dumped at once."""
+    builder = StoredObjectsBuilder()
+    for index, name in enumerate(objects):
+        builder.add(name, SHORT if index % 2 else LONG, None if index % 3 else "d")
+    stored_objects = builder.build()
+    record = ReleaseRecord(
+        sources,
+        {name: tuple(targets) for name, targets in references.items()},
+        tuple(objects),
+        stored_objects,
+    )
+    ordered = sorted(objects)
+    document = {
+        "version": 2,
+        "sources": dict(sorted(sources.items())),
+        "references": {
+            name: sorted(targets) for name, targets in sorted(references.items())
+        },
+        "objects": ordered,
+        "stored": {
+            "parameter_sets": list(stored_objects.parameter_sets),
+            "parameters": [stored_objects.parameters[name] for name in ordered],
+            "digests": dict(sorted(stored_objects.digests.items())),
+        },
+    }
+
+    assert record.encode() == json.dumps(document, separators=(",", ":")).encode()
 
 
 def test_a_version_1_record_still_reads_without_stored_objects() -> None:

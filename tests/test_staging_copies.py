@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from django_s3_manifest_storage.collect.staging import (
+    DeferredCopies,
     Staging,
     plain_relative_name,
     staged_names,
@@ -129,3 +130,23 @@ def test_a_temporary_directory_answers_from_memory_as_the_disk_would(
                 )
         finally:
             temporary.discard()
+
+
+PATH_PARTS = st.text(alphabet="ab/.-", min_size=1, max_size=8)
+
+
+@given(st.lists(st.tuples(PATH_PARTS, PATH_PARTS, st.booleans()), max_size=20))
+def test_deferred_copies_give_back_every_source_as_recorded(
+    saves: list[tuple[str, str, bool]],
+) -> None:
+    """A source kept as its directory (shared by the files under it) reads
+    back as the whole path, and so does one that is not the directory
+    followed by the name; the last save of a name wins."""
+    copies = DeferredCopies()
+    expected: dict[str, str] = {}
+    for name, elsewhere, under_its_directory in saves:
+        source = f"/static/{name}" if under_its_directory else f"/other/{elsewhere}"
+        copies.record(name, source)
+        expected[name] = source
+    assert {name: copies.source(name) for name in copies.names()} == expected
+    assert len(copies) == len(expected)

@@ -217,9 +217,7 @@ class IncrementalHashing:
         with recorder.installed(hasher):
             yield from results
 
-    def write_record(
-        self, digests: Mapping[str, str], hashing: HashingPass
-    ) -> str | None:
+    def write_record(self, digests: dict[str, str], hashing: HashingPass) -> str | None:
         """Write this release's record in the staging directory: its name
         (None when incremental hashing is off)."""
         if not self.recording:
@@ -238,13 +236,14 @@ class IncrementalHashing:
         # collections must give equal records.
         objects = tuple(sorted(collection_objects(staged, local_paths)))
         record = ReleaseRecord(
-            dict(digests),
+            digests,
             references_of(previous, kept, hashing.recorder.references),
             objects,
             self._stored(objects, local_paths, digests, reuse),
         )
         name = record_name(manifest_name)
-        (root / name).write_bytes(record.encode())
+        with (root / name).open("w", encoding="ascii") as stream:
+            stream.writelines(record.chunks())
         return name
 
     def _stored(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -89,36 +89,65 @@ def filesystem_source(content: Any) -> str | None:
 class DeferredCopies:
     """Pending ``name -> source path`` copies into a staging root.
 
-    Paths are kept as strings: one entry per collected file, and a ``Path``
-    costs several times the memory of its string.
+    One entry per collected file. A source is nearly always its finder's
+    directory followed by the name itself (``/app/static/`` + ``css/a.css``):
+    then only that directory is kept, one string shared by its thousands of
+    files; a full path string per file costs about 150 bytes more.
     """
 
     def __init__(self) -> None:
-        self.pending: dict[str, str] = {}
+        # name -> the source's directory (the name follows it) or its path.
+        self._pending: dict[str, str] = {}
+        self._directories: dict[str, _Directory] = {}
 
     def __contains__(self, name: object) -> bool:
-        return name in self.pending
+        return name in self._pending
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def names(self) -> Iterable[str]:
+        return self._pending.keys()
 
     def record(self, name: str, source: str) -> None:
-        self.pending[name] = source
+        if not source.endswith("/" + name):
+            self._pending[name] = source
+            return
+        directory = source[: -len(name)]
+        shared = self._directories.get(directory)
+        if shared is None:
+            shared = self._directories[directory] = _Directory(directory)
+        self._pending[name] = shared
+
+    def source(self, name: str) -> str | None:
+        """The path the pending copy of ``name`` is made from, if any."""
+        kept = self._pending.get(name)
+        return kept + name if isinstance(kept, _Directory) else kept
 
     def forget(self, name: str) -> None:
-        self.pending.pop(name, None)
+        self._pending.pop(name, None)
 
     def materialize(self, root: Path, name: str) -> bool:
         """Copy ``name`` if its copy is pending; whether it was."""
-        source = self.pending.pop(name, None)
+        source = self.source(name)
         if source is None:
             return False
+        del self._pending[name]
         _copy(source, root / name)
         return True
 
     def materialize_all(self, root: Path) -> list[str]:
         """Make every pending copy; the names copied."""
-        pending, self.pending = self.pending, {}
-        for name, source in pending.items():
-            _copy(source, root / name)
-        return list(pending)
+        names = list(self._pending)
+        for name in names:
+            self.materialize(root, name)
+        return names
+
+
+class _Directory(str):
+    """A source's directory, kept in place of the path: the name follows."""
+
+    __slots__ = ()
 
 
 def _copy(source: str, destination: Path) -> None:
@@ -181,12 +210,12 @@ class Staging:
     def file(self, name: str) -> Path:
         """Where the staged file ``name`` can be read: its source, while its
         copy is deferred."""
-        source = self.deferred.pending.get(name)
+        source = self.deferred.source(name)
         return self.root / name if source is None else Path(source)
 
     def names(self) -> set[str]:
         """Every staged name, deferred copies included."""
-        return staged_names(self.root).union(self.deferred.pending)
+        return staged_names(self.root).union(self.deferred.names())
 
     def save_processed(self, name: str, content: IO[Any]) -> str:
         """Save what hashing produced. A temporary directory records a file

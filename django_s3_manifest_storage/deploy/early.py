@@ -50,6 +50,7 @@ class EarlyUploads:
             or variant_base(processed_name) == original_name
             or matches_patterns(original_name, self.rewritable)
             or processed_name in self.on_s3
+            or processed_name in self.entries  # offered in an earlier pass
         ):
             return
         entry = self.deployment.objects.resume_entry(self.staging, processed_name, True)

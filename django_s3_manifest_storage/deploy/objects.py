@@ -159,6 +159,9 @@ class ParameterSet:
     """What the stamp's parameters digests take from each object so stored."""
     key: str
     """The set's opaque key, which a release's record keeps."""
+    hashed_entry: Entry
+    """The resume record's entry of a hashed name so stored (its bytes are
+    content-addressed: no MD5), shared by every such name."""
 
 
 class ObjectSettings:
@@ -182,21 +185,17 @@ class ObjectSettings:
             distinct = (repr(given), gzip)
             stored = self._distinct.get(distinct)
             if stored is None:
+                with_gzip = {**given, "gzip": gzip}
                 stored = ParameterSet(
                     given,
                     gzip,
-                    parameter_lines({**given, "gzip": gzip}),
+                    parameter_lines(with_gzip),
                     parameter_set_key(given, gzip=gzip),
+                    (resume_digest(with_gzip), ""),
                 )
                 self._distinct[distinct] = stored
             sets[name] = stored
         return stored
-
-    def parameters(self, name: str, hashed: bool) -> dict[str, Any]:
-        """What an object is stored with, ``gzip`` included (it changes the
-        stored bytes and Content-Encoding)."""
-        stored = self.stored(name, hashed)
-        return {**stored.parameters, "gzip": stored.gzip}
 
     def parameter_set(self, name: str, hashed: bool) -> str:
         """The key of the parameters ``name`` is stored with (a release's
@@ -217,8 +216,8 @@ class ObjectSettings:
     def resume_entry(self, staging: StagedFiles, name: str, hashed: bool) -> Entry:
         """How ``name`` would be stored: its parameters, and the MD5 of an
         unhashed name's bytes (a hashed name is content-addressed)."""
-        parameters = resume_digest(self.parameters(name, hashed))
-        return parameters, "" if hashed else file_md5(staging.file(name))
+        entry = self.stored(name, hashed).hashed_entry
+        return entry if hashed else (entry[0], file_md5(staging.file(name)))
 
     def upload(self, staging: StagedFiles, name: str, hashed: bool) -> Upload:
         stored = self.stored(name, hashed)

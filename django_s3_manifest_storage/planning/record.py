@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 RECORD_VERSION = 2
@@ -59,19 +59,28 @@ class ReleaseRecord:
     """How each object is stored on S3 (None: a version 1 record)."""
 
     def encode(self) -> bytes:
+        return "".join(self.chunks()).encode()
+
+    def chunks(self) -> Iterator[str]:
+        """The record as JSON, a section at a time: at 100,000 files the
+        whole document is tens of megabytes as one string, as its bytes and
+        as the encoder's pieces, all at once. The same text as one
+        ``json.dumps`` of the document (compact separators, each mapping's
+        names sorted)."""
         objects = sorted(self.objects)
-        document: dict[str, object] = {
-            "version": RECORD_VERSION,
-            "sources": dict(sorted(self.sources.items())),
-            "references": {
-                name: sorted(targets)
-                for name, targets in sorted(self.references.items())
-            },
-            "objects": objects,
-        }
+        yield f'{{"version":{RECORD_VERSION},"sources":'
+        yield _compact(self.sources, sort_keys=True)
+        yield ',"references":'
+        yield _compact(
+            {name: sorted(targets) for name, targets in self.references.items()},
+            sort_keys=True,
+        )
+        yield ',"objects":'
+        yield _compact(objects)
         if self.stored is not None:
-            document["stored"] = self.stored.document(objects)
-        return json.dumps(document, separators=(",", ":")).encode()
+            yield ',"stored":'
+            yield from self.stored.chunks(objects)
+        yield "}"
 
     @classmethod
     def decode(cls, body: bytes) -> ReleaseRecord:
@@ -134,13 +143,15 @@ class StoredObjects:
         index = self.parameters.get(name)
         return None if index is None else self.parameter_sets[index]
 
-    def document(self, objects: list[str]) -> dict[str, object]:
+    def chunks(self, objects: list[str]) -> Iterator[str]:
         """As JSON: the indexes in the order of ``objects`` (sorted)."""
-        return {
-            "parameter_sets": list(self.parameter_sets),
-            "parameters": [self.parameters[name] for name in objects],
-            "digests": dict(sorted(self.digests.items())),
-        }
+        yield '{"parameter_sets":'
+        yield _compact(list(self.parameter_sets))
+        yield ',"parameters":'
+        yield _compact([self.parameters[name] for name in objects])
+        yield ',"digests":'
+        yield _compact(self.digests, sort_keys=True)
+        yield "}"
 
     @classmethod
     def from_document(cls, value: object, objects: list[str]) -> StoredObjects:
@@ -181,6 +192,10 @@ class StoredObjectsBuilder:
 
     def build(self) -> StoredObjects:
         return StoredObjects(self.digests, tuple(self._indexes), self._parameters)
+
+
+def _compact(value: object, *, sort_keys: bool = False) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def _is_str_mapping(value: object) -> bool:

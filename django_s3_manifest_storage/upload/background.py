@@ -33,15 +33,13 @@ class BackgroundUploads:
             uploader.concurrency * IN_POOL_PER_THREAD
         )
         self._lock = threading.Lock()
-        self._submitted: set[str] = set()
         self.sent: dict[str, int] = {}
         self.failures: list[UploadFailure] = []
         self._unexpected: list[BaseException] = []
 
     def submit(self, upload: Upload) -> None:
-        if upload.name in self._submitted:
-            return
-        self._submitted.add(upload.name)
+        """Upload ``upload`` in the background; the caller submits each
+        name once."""
         self._free_slots.acquire()
         future = self.pool.submit(self.uploader.upload_one, upload)
         future.add_done_callback(lambda done: self._record(upload, done))
