@@ -231,7 +231,8 @@ class IncrementalHashing:
         reuse = hashing.reuse
         previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
         kept = reuse.kept if reuse else {}
-        staged = self.staging.names().union(hashing.also_staged)
+        staged = self.staging.names()
+        staged.update(hashing.also_staged)
         # Sorted: the parameter sets are numbered in this order, and equal
         # collections must give equal records.
         objects = tuple(sorted(collection_objects(staged, local_paths)))

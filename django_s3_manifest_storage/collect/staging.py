@@ -215,7 +215,9 @@ class Staging:
 
     def names(self) -> set[str]:
         """Every staged name, deferred copies included."""
-        return staged_names(self.root).union(self.deferred.names())
+        names = staged_names(self.root)
+        names.update(self.deferred.names())
+        return names
 
     def save_processed(self, name: str, content: IO[Any]) -> str:
         """Save what hashing produced. A temporary directory records a file

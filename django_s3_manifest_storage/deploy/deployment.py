@@ -116,7 +116,8 @@ class Deployment:
                 f"The manifest just written to {manifest_path} is unusable "
                 f"({problem}); nothing was uploaded."
             ) from problem
-        staged = staging.names().union(also_staged)
+        staged = staging.names()
+        staged.update(also_staged)
         hashed_names = set(local_paths.values())
         stamp = collection_stamp(
             sources,

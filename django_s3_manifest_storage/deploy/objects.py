@@ -48,7 +48,7 @@ class StagedFiles(Protocol):
         """Where the staged file ``name`` can be read."""
 
     def names(self) -> set[str]:
-        """Every staged name."""
+        """Every staged name: a new set, the caller's to change."""
 
 
 STATIC_CONTENT_TYPES = {

@@ -28,12 +28,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .names import (
+    add_variants,
     collection_names,
     is_hashed,
     is_variant_of,
     manifest_names,
     variant_base,
-    with_variants,
 )
 from .stamp import CollectionStamp
 
@@ -172,8 +172,9 @@ def plan_publish(
         and (deployed.get(name) != hashed or not on_s3(name))
     }
 
-    immutable = with_variants(new_hashed, staged)
-    originals = with_variants(changed_originals, staged) - immutable
+    immutable = add_variants(new_hashed, staged)
+    originals = add_variants(changed_originals, staged)
+    originals.difference_update(immutable)
     if remote_names is not None:
         # Variants of files already deployed that S3 lost.
         lost_variants = {
@@ -185,12 +186,16 @@ def plan_publish(
         }
         immutable |= {name for name in lost_variants if is_hashed(name, hashed_names)}
         originals |= lost_variants - immutable
-    collection = collection_names(staged, local_paths)
+    unchanged = sum(
+        1
+        for name in collection_names(staged, local_paths)
+        if name not in immutable and name not in originals
+    )
     return PublishPlan(
         immutable=tuple(sorted(immutable)),
         originals=tuple(sorted(originals)),
         manifest=None if manifest_unchanged else manifest_name,
-        unchanged=len(collection - immutable - originals),
+        unchanged=unchanged,
     )
 
 
