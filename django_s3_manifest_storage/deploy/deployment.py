@@ -241,9 +241,15 @@ class Deployment:
         resumed = {
             name for name, entry in entries.items() if resume.is_stored(name, entry)
         }
-        done = resumed.union(sent_early)
         waves = [
-            ([name for name in wave if name not in done], headers)
+            (
+                [
+                    name
+                    for name in wave
+                    if name not in resumed and name not in sent_early
+                ],
+                headers,
+            )
             for wave, headers in plan.publish.stages
         ]
         history = self.history_copy(plan)
