@@ -29,15 +29,24 @@ NOT_REWRITTEN = ("img/bg.png", "img/logo.png", "fonts/icons.woff2", "data/config
 
 @pytest.fixture
 def staged_at_the_end(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
-    """Names in each temporary staging directory just before it is removed."""
+    """Names in each temporary staging directory made during the test, just
+    before it is removed. (A run an earlier test abandoned is cleaned up
+    when its command is collected, which can happen during this test: its
+    directory is not this test's.)"""
     seen: list[set[str]] = []
-    discard = Staging.discard
+    made_here: list[Staging] = []
+    init, discard = Staging.__init__, Staging.discard
+
+    def recording_init(self: Staging, persistent: Path | None) -> None:
+        init(self, persistent)
+        made_here.append(self)
 
     def recording_discard(self: Staging) -> None:
-        if self.temporary:
+        if self.temporary and any(self is made for made in made_here):
             seen.append(staged_names(self.root))
         discard(self)
 
+    monkeypatch.setattr(Staging, "__init__", recording_init)
     monkeypatch.setattr(Staging, "discard", recording_discard)
     return seen
 
