@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.staticfiles.utils import matches_patterns
 
 from ..console import Hashing
+from ..planning.collection import StagedCollection
 from ..planning.fingerprint import content_digest
-from ..planning.manifest import InvalidManifest, parse_manifest_paths
-from ..planning.names import collection_objects, is_hashed
+from ..planning.names import is_hashed
 from ..planning.record import (
     ReleaseRecord,
     StoredObjects,
@@ -57,6 +57,13 @@ class HashingPass:
         """Names of the collection a full pass would have staged and S3
         holds already (the files an incremental pass kept)."""
         return self.reuse.kept_objects if self.reuse else frozenset()
+
+    @property
+    def hashed_files(self) -> Mapping[str, str] | None:
+        """The hashing storage's ``{name: hashed name}``, when it keeps one
+        (Django's manifest storages do): what it wrote the manifest from."""
+        mapping = getattr(self.hasher, "hashed_files", None)
+        return mapping if isinstance(mapping, dict) else None
 
 
 class IncrementalHashing:
@@ -217,46 +224,44 @@ class IncrementalHashing:
         with recorder.installed(hasher):
             yield from results
 
-    def write_record(self, digests: dict[str, str], hashing: HashingPass) -> str | None:
+    def write_record(
+        self,
+        digests: dict[str, str],
+        hashing: HashingPass,
+        collection: StagedCollection,
+    ) -> str | None:
         """Write this release's record in the staging directory: its name
         (None when incremental hashing is off)."""
         if not self.recording:
             return None
-        root = self.staging.root
-        manifest_name = self.setup.manifest_name
-        try:
-            local_paths = parse_manifest_paths((root / manifest_name).read_bytes())
-        except (OSError, InvalidManifest):
-            local_paths = {}  # the plan names the problem
         reuse = hashing.reuse
         previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
         kept = reuse.kept if reuse else {}
-        staged = self.staging.names()
-        staged.update(hashing.also_staged)
         # Sorted: the parameter sets are numbered in this order, and equal
         # collections must give equal records.
-        objects = tuple(sorted(collection_objects(staged, local_paths)))
+        objects = tuple(sorted(collection.objects))
         record = ReleaseRecord(
             digests,
             references_of(previous, kept, hashing.recorder.references),
             objects,
-            self._stored(objects, local_paths, digests, reuse),
+            self._stored(objects, collection, digests, reuse),
         )
-        name = record_name(manifest_name)
-        with (root / name).open("w", encoding="ascii") as stream:
+        name = record_name(self.setup.manifest_name)
+        with (self.staging.root / name).open("w", encoding="ascii") as stream:
             stream.writelines(record.chunks())
         return name
 
     def _stored(
         self,
         objects: Collection[str],
-        local_paths: Mapping[str, str],
+        collection: StagedCollection,
         digests: Mapping[str, str],
         reuse: Reuse | None,
     ) -> StoredObjects:
         """How each object will be stored: its parameter set, and the digest
         of its bytes unless its name is hashed (content-addressed)."""
-        hashed_names = set(local_paths.values())
+        local_paths = collection.paths
+        hashed_names = collection.hashed_names
         settings = self.deployment.objects
         # Objects of kept sources are not staged: their bytes are the
         # deployed ones, as recorded.

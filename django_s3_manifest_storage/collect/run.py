@@ -181,13 +181,17 @@ class CollectRun:
         hashing = self.incremental.hash(paths, digests, deployed, context, options)
 
         def plan() -> DeployPlan:
+            # Read once, for the record and the plan alike.
+            collection = self.staging.collection(
+                setup.manifest_name, hashing.also_staged, hashing.hashed_files
+            )
             return self.deployment.plan(
                 self.staging,
+                collection,
                 deployed,
                 sources,
                 context,
-                also_staged=hashing.also_staged,
-                record=self.incremental.write_record(digests, hashing),
+                record=self.incremental.write_record(digests, hashing, collection),
             )
 
         if dry_run:
@@ -230,7 +234,7 @@ class CollectRun:
                 raise result
         # A dry run stages in a temporary directory: writing the record
         # there changes nothing, and its size is what a deploy sends.
-        report = self.deployment.dry_run_report(plan())
+        report = self.deployment.dry_run_report(self.staging, plan())
         report.write_to(self.options)
         self.result = RunResult(dry_run_report=report)
         self.succeeded = True
@@ -279,7 +283,7 @@ class CollectRun:
         published = plan.stamp.originals
         if summary.incremental or published is None:
             return summary
-        hashed_names = set(plan.local_paths.values())
+        hashed_names = plan.collection.hashed_names
         originals = sum(1 for name in plan.local_paths if name not in hashed_names)
         removed_by = (
             "WHITENOISE_KEEP_ONLY_HASHED_FILES"

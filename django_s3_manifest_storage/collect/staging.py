@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,19 +35,26 @@ from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage
 from django.core.files.utils import validate_file_name
 
+from ..errors import PublishError
+from ..planning.collection import StagedCollection, staged_collection
 from ..planning.fingerprint import content_digest
+from ..planning.manifest import InvalidManifest, parse_manifest_paths, same_items
 
 TEMPORARY_PREFIX = "s3-manifest-staging-"
 
 
-def staged_names(root: Path) -> set[str]:
-    """Names (relative, with ``/``) of every file under the staging directory."""
-    names: set[str] = set()
+def walk_names(root: Path) -> Iterator[str]:
+    """Names (relative, with ``/``) of every file under the staging
+    directory, as the walk finds them."""
     for directory, _subdirectories, files in os.walk(root):
         relative = os.path.relpath(directory, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-        names.update(prefix + file_name for file_name in files)
-    return names
+        yield from (prefix + file_name for file_name in files)
+
+
+def staged_names(root: Path) -> set[str]:
+    """Names (relative, with ``/``) of every file under the staging directory."""
+    return set(walk_names(root))
 
 
 def digest_found_files(paths: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str]]:
@@ -213,11 +221,38 @@ class Staging:
         source = self.deferred.source(name)
         return self.root / name if source is None else Path(source)
 
-    def names(self) -> set[str]:
-        """Every staged name, deferred copies included."""
-        names = staged_names(self.root)
-        names.update(self.deferred.names())
-        return names
+    def names(self) -> Iterator[str]:
+        """Every staged name, deferred copies included (a name may come
+        twice)."""
+        yield from walk_names(self.root)
+        yield from self.deferred.names()
+
+    def collection(
+        self,
+        manifest_name: str,
+        also_staged: Iterable[str],
+        hashed_files: Mapping[str, str] | None,
+    ) -> StagedCollection:
+        """The collection hashing left here, read once: the manifest
+        ``manifest_name``, and the staged files it lists (with
+        ``also_staged``, the names of the collection S3 holds already and
+        an incremental pass did not stage). ``hashed_files``: the hashing
+        storage's mapping, whose strings are kept when the manifest holds
+        exactly it (collectstatic keeps that storage alive to the end: a
+        parsed copy would be a second string per name)."""
+        path = self.root / manifest_name
+        try:
+            manifest = path.read_bytes()
+            paths: Mapping[str, str] = parse_manifest_paths(manifest)
+        except (OSError, InvalidManifest) as problem:
+            # Raised before anything is uploaded or recorded.
+            raise PublishError(
+                f"The manifest just written to {path} is unusable ({problem}); "
+                "nothing was uploaded."
+            ) from problem
+        if hashed_files is not None and same_items(paths, hashed_files):
+            paths = hashed_files  # not changed once hashing is done
+        return staged_collection(manifest, paths, chain(self.names(), also_staged))
 
     def save_processed(self, name: str, content: IO[Any]) -> str:
         """Save what hashing produced. A temporary directory records a file

@@ -12,16 +12,16 @@ and those a failed run stored, are not sent again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..console import CommandOptions, DryRunReport, PublishReport
 from ..errors import PublishError
 from ..options import DeployPolicy
+from ..planning.collection import StagedCollection
 from ..planning.delta import DeployPlan, StagedFileMissing
 from ..planning.fingerprint import content_digest
-from ..planning.manifest import InvalidManifest, parse_manifest_paths
 from ..planning.names import is_hashed
 from ..planning.record import record_name
 from ..planning.stamp import DeployedState, collection_stamp
@@ -96,46 +96,33 @@ class Deployment:
     def plan(
         self,
         staging: StagedFiles,
+        collection: StagedCollection,
         deployed: DeployedState,
         sources: str | None,
         context: Mapping[str, str],
         *,
-        also_staged: Collection[str] = (),
         record: str | None = None,
     ) -> DeployPlan:
-        """What publishing the staged collection takes. ``also_staged``:
-        names of the collection a full pass would have staged and S3 holds
-        already (files incremental hashing kept); ``record``: the staged
-        record of the release (incremental hashing)."""
-        manifest_path = staging.file(self.manifest_name)
-        local_manifest = manifest_path.read_bytes()
-        try:
-            local_paths = parse_manifest_paths(local_manifest)
-        except InvalidManifest as problem:
-            raise PublishError(
-                f"The manifest just written to {manifest_path} is unusable "
-                f"({problem}); nothing was uploaded."
-            ) from problem
-        staged = staging.names()
-        staged.update(also_staged)
-        hashed_names = set(local_paths.values())
+        """What publishing the staged ``collection`` takes; ``record``: the
+        staged record of the release (incremental hashing)."""
+        staged = collection.objects
         stamp = collection_stamp(
             sources,
             context,
-            self.objects.digests({*local_paths, *hashed_names}, hashed_names),
+            self.objects.digests(collection.manifest_names(), collection.hashed_names),
             record_digest(staging, record),
             staged,
-            local_paths,
+            collection.paths,
         )
         try:
             publish, reason = self.live.publish_plan(
                 deployed,
                 context,
                 staged=staged,
-                local_paths=local_paths,
+                local_paths=collection.paths,
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
-                    deployed.manifest == local_manifest and deployed.stamp == stamp
+                    deployed.manifest == collection.manifest and deployed.stamp == stamp
                 ),
                 current=lambda: None if record is None else stored_in(staging, record),
             )
@@ -144,15 +131,11 @@ class Deployment:
                 f"{missing} (staging directory: {staging.root})"
             ) from missing
         sidecar = record if publish.manifest else None
-        uploads = [name for wave in publish.waves for name in wave]
-        uploads.extend([sidecar] if sidecar else [])
-        sizes = {name: staging.file(name).stat().st_size for name in uploads}
         if sidecar is not None:
             # Compressed once: the plan counts the bytes sent.
             self._sidecar_body = gzip_file(staging.file(sidecar))
-            sizes[sidecar] = len(self._sidecar_body)
         return DeployPlan(
-            publish, local_manifest, local_paths, stamp, sizes, reason, sidecar
+            publish, collection, stamp, reason, sidecar, len(self._sidecar_body)
         )
 
     def history_copy(self, plan: DeployPlan) -> str | None:
@@ -162,14 +145,15 @@ class Deployment:
             return new_history_name(self.manifest_name, plan.local_manifest)
         return None
 
-    def dry_run_report(self, plan: DeployPlan) -> DryRunReport:
+    def dry_run_report(self, staging: StagedFiles, plan: DeployPlan) -> DryRunReport:
         """What publishing ``plan`` would send and delete."""
         companions = plan.companions(self.history_copy(plan))
         deletions = self.pruning.stale_names(plan.local_paths)
+        uploads = plan.upload_names
         return DryRunReport(
             destination=self.url,
-            uploads=(*plan.upload_names, *companions),
-            upload_bytes=plan.upload_bytes + sum(companions.values()),
+            uploads=(*uploads, *companions),
+            upload_bytes=sum(map(size_of(staging), uploads)) + sum(companions.values()),
             header_updates=plan.publish.headers,
             unchanged=plan.publish.unchanged,
             deletions=deletions.stale,
@@ -230,7 +214,7 @@ class Deployment:
         during hashing. After the manifest, what no kept release needs is
         deleted."""
         resume = self.start_resume()
-        hashed_names = set(plan.local_paths.values())
+        hashed_names = plan.collection.hashed_names
         entries = {
             name: self.objects.resume_entry(
                 staging, name, is_hashed(name, hashed_names)
@@ -257,7 +241,7 @@ class Deployment:
             self.command,
             sent_early=sent_early,
             waves=waves,
-            sizes=plan.sizes,
+            size_of=size_of(staging),
             companions=plan.companions(history),
             resume=resume,
             entries=entries,
@@ -289,7 +273,7 @@ class Deployment:
         history: str | None,
         count: Callable[[Upload, int], None],
     ) -> None:
-        hashed_names = set(plan.local_paths.values())
+        hashed_names = plan.collection.hashed_names
 
         def upload(name: str) -> Upload:
             return self.objects.upload(staging, name, is_hashed(name, hashed_names))
@@ -339,6 +323,16 @@ class Deployment:
                 uploads, on_uploaded, retry_delays=self.policy.retry_delays
             ),
         )
+
+
+def size_of(staging: StagedFiles) -> Callable[[str], int]:
+    """The size of a staged file, by name: asked as the bytes are counted,
+    so a plan of 100,000 uploads keeps no size per name."""
+
+    def size(name: str) -> int:
+        return staging.file(name).stat().st_size
+
+    return size
 
 
 def record_digest(staging: StagedFiles, record: str | None) -> str | None:

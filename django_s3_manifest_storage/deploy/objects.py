@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,9 +46,6 @@ class StagedFiles(Protocol):
 
     def file(self, name: str) -> Path:
         """Where the staged file ``name`` can be read."""
-
-    def names(self) -> set[str]:
-        """Every staged name: a new set, the caller's to change."""
 
 
 STATIC_CONTENT_TYPES = {
@@ -203,9 +200,10 @@ class ObjectSettings:
         return self.stored(name, hashed).key
 
     def digests(
-        self, names: Collection[str], hashed_names: Collection[str]
+        self, names: Iterable[str], hashed_names: Collection[str]
     ) -> dict[str, str]:
-        """One digest per upload parameter over ``names`` (the stamp's).
+        """One digest per upload parameter over ``names`` (each once; the
+        stamp's).
         Asked twice per deploy (the deployed release's names, then the new
         one's): each name's parameters are looked up and formatted once."""
         return digest_lines(

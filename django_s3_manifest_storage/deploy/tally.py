@@ -4,7 +4,7 @@ progress the person watches, and the resume record a failed run leaves."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..console import CommandOptions, upload_progress
 from ..upload.uploader import Upload
@@ -23,7 +23,7 @@ class Tally:
         *,
         sent_early: Mapping[str, int],
         waves: Waves,
-        sizes: Mapping[str, int],
+        size_of: Callable[[str], int],
         companions: Mapping[str, int],
         resume: ResumeRecord,
         entries: Mapping[str, Entry],
@@ -40,7 +40,7 @@ class Tally:
             + sum(len(uploads) + len(updates) for uploads, updates in waves)
             + len(companions),
             sum(sent_early.values())
-            + sum(sizes[name] for uploads, _updates in waves for name in uploads)
+            + sum(size_of(name) for uploads, _updates in waves for name in uploads)
             + sum(companions.values()),
         )
         for size in sent_early.values():

@@ -25,8 +25,9 @@ leaves the old manifest live and every file it names still in place.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from .collection import StagedCollection
 from .names import (
     add_variants,
     collection_names,
@@ -105,23 +106,27 @@ class DeployPlan:
     """Everything a deploy would do: the dry run prints it, a deploy runs it."""
 
     publish: PublishPlan
-    local_manifest: bytes
-    local_paths: dict[str, str]
+    collection: StagedCollection
     stamp: CollectionStamp
-    sizes: dict[str, int] = field(default_factory=dict)
     full_upload_reason: str | None = None
     sidecar: str | None = None
     """A staged file that travels with the manifest, uploaded just before it
     (the release's record, for incremental hashing)."""
+    sidecar_bytes: int = 0
+    """The bytes the sidecar is sent as."""
+
+    @property
+    def local_manifest(self) -> bytes:
+        return self.collection.manifest
+
+    @property
+    def local_paths(self) -> Mapping[str, str]:
+        return self.collection.paths
 
     @property
     def upload_names(self) -> list[str]:
         """Every name the plan uploads, wave by wave."""
         return [name for wave in self.publish.waves for name in wave]
-
-    @property
-    def upload_bytes(self) -> int:
-        return sum(self.sizes[name] for name in self.upload_names)
 
     def companions(self, history: str | None) -> dict[str, int]:
         """``{name: bytes}`` of what goes just before the manifest, besides
@@ -130,9 +135,9 @@ class DeployPlan:
         the record of sources."""
         extra: dict[str, int] = {}
         if history is not None and self.publish.manifest:
-            extra[history] = self.sizes[self.publish.manifest]
+            extra[history] = len(self.collection.manifest)
         if self.sidecar is not None:
-            extra[self.sidecar] = self.sizes[self.sidecar]
+            extra[self.sidecar] = self.sidecar_bytes
         return extra
 
 

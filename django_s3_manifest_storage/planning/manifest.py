@@ -10,6 +10,7 @@ can treat the remote state as absent instead of trusting garbage.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 SUPPORTED_VERSIONS = frozenset({"1.0", "1.1"})
 
@@ -48,3 +49,12 @@ def parse_manifest_paths(content: bytes) -> dict[str, str]:
             f"'paths' names files outside the collection: {escaping[0]!r}"
         )
     return paths
+
+
+def same_items(paths: Mapping[str, str], other: Mapping[str, str]) -> bool:
+    """Whether two mappings hold the same items in the same order (the
+    order a manifest lists its names in is kept wherever it is passed on)."""
+    return len(paths) == len(other) and all(
+        mine == theirs
+        for mine, theirs in zip(paths.items(), other.items(), strict=True)
+    )

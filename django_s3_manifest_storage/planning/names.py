@@ -72,13 +72,6 @@ def collection_names(
     return add_variants(names, staged)
 
 
-def collection_objects(staged: Iterable[str], paths: Mapping[str, str]) -> set[str]:
-    """The staged names that belong to the collection ``paths`` describes:
-    originals, hashed names and their compressed variants."""
-    names = manifest_names(paths)
-    return {name for name in staged if name in names or is_variant_of(name, names)}
-
-
 def objects_of(
     objects: Collection[str], sources: Iterable[str], paths: Mapping[str, str]
 ) -> set[str]:

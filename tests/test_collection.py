@@ -1,0 +1,146 @@
+"""The staged collection a run reads once for its record and its plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_s3_manifest_storage.collect.staging import Staging
+from django_s3_manifest_storage.errors import PublishError
+from django_s3_manifest_storage.planning.collection import staged_collection
+from django_s3_manifest_storage.planning.delta import StagedFileMissing, plan_publish
+from django_s3_manifest_storage.planning.manifest import same_items
+from django_s3_manifest_storage.planning.names import collection_names, is_variant_of
+from django_s3_manifest_storage.planning.stamp import collection_stamp
+
+stems = st.sampled_from(["a", "b", "c", "d/e", "d/f"])
+originals = st.builds(
+    lambda stem, ext: f"{stem}.{ext}", stems, st.sampled_from(["css", "js"])
+)
+manifests = st.dictionaries(
+    originals, st.sampled_from(["1", "2", "3"]), max_size=8
+).map(
+    lambda hashes: {name: name.replace(".", f".{h}.", 1) for name, h in hashes.items()}
+)
+
+
+@st.composite
+def collections(draw: st.DrawFn) -> tuple[dict[str, str], list[str]]:
+    """A manifest, and a staging directory's names as a walk and the
+    deferred copies give them: some of its names, their compressed
+    variants, files outside it, repeats."""
+    paths = draw(manifests)
+    listed = sorted({*paths, *paths.values()})
+    around = ["staticfiles.json", "staticfiles.json.sources", "other.txt", "x.css.gz"]
+    pool = listed + [name + suffix for name in listed for suffix in (".gz", ".br")]
+    staged = draw(st.lists(st.sampled_from(pool + around), max_size=30))
+    # Copies of the strings, as a directory walk reads them.
+    return paths, ["".join(name) for name in staged]
+
+
+@given(collections(), st.booleans(), st.booleans())
+def test_the_collection_is_what_planning_asks_of_the_staged_names(
+    collection: tuple[dict[str, str], list[str]], deployed: bool, listed: bool
+) -> None:
+    paths, staged = collection
+    every = {*paths, *paths.values()}
+    result = staged_collection(b"{}", paths, iter(staged))
+    assert result.objects == {
+        name for name in staged if name in every or is_variant_of(name, every)
+    }
+    assert result.hashed_names == set(paths.values())
+    assert sorted(result.manifest_names()) == sorted(every)
+    # A manifest's name is kept as the manifest's own string.
+    own = {id(name) for entry in paths.items() for name in entry}
+    assert all(id(name) in own for name in result.objects if name in every)
+    # Planning from the collection's objects equals planning from every
+    # staged name.
+    assert collection_names(result.objects, paths) == collection_names(staged, paths)
+    assert collection_stamp(None, {}, {}, None, result.objects, paths) == (
+        collection_stamp(None, {}, {}, None, set(staged), paths)
+    )
+    remote = {name: hashed for name, hashed in list(paths.items())[::2]}
+    remote_names = set(staged[::3]) if listed else None
+    try:
+        expected = plan_publish(
+            staged=set(staged),
+            local_paths=paths,
+            remote_paths=remote if deployed else None,
+            manifest_name="staticfiles.json",
+            manifest_unchanged=False,
+            remote_names=remote_names,
+        )
+    except StagedFileMissing:  # a hashed name is not staged: the same error
+        with pytest.raises(StagedFileMissing):
+            plan_publish(
+                staged=result.objects,
+                local_paths=paths,
+                remote_paths=remote if deployed else None,
+                manifest_name="staticfiles.json",
+                manifest_unchanged=False,
+                remote_names=remote_names,
+            )
+        return
+    assert expected == plan_publish(
+        staged=result.objects,
+        local_paths=paths,
+        remote_paths=remote if deployed else None,
+        manifest_name="staticfiles.json",
+        manifest_unchanged=False,
+        remote_names=remote_names,
+    )
+
+
+def test_same_items_compares_items_in_order() -> None:
+    assert same_items({"a": "1", "b": "2"}, {"a": "1", "b": "2"})
+    assert not same_items({"a": "1", "b": "2"}, {"b": "2", "a": "1"})
+    assert not same_items({"a": "1"}, {"a": "2"})
+    assert not same_items({"a": "1"}, {"a": "1", "b": "2"})
+
+
+def _staging_with_manifest(tmp_path: Path, paths: dict[str, str]) -> Staging:
+    staging = Staging(tmp_path)
+    manifest = {"version": "1.1", "paths": paths, "hash": "x"}
+    (tmp_path / "staticfiles.json").write_text(json.dumps(manifest))
+    for name in {*paths, *paths.values()}:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    return staging
+
+
+def test_the_hashing_storages_mapping_is_kept_when_the_manifest_holds_it(
+    tmp_path: Path,
+) -> None:
+    hashed_files = {"css/a.css": "css/a.1.css", "b.js": "b.2.js"}
+    staging = _staging_with_manifest(tmp_path, hashed_files)
+    collection = staging.collection("staticfiles.json", (), hashed_files)
+    assert collection.paths is hashed_files
+    assert collection.objects == {*hashed_files, *hashed_files.values()}
+
+    reordered = dict(reversed(hashed_files.items()))
+    collection = staging.collection("staticfiles.json", (), reordered)
+    assert collection.paths is not reordered
+    assert list(collection.paths.items()) == list(hashed_files.items())
+
+
+def test_names_an_incremental_pass_kept_belong_to_the_collection(
+    tmp_path: Path,
+) -> None:
+    staging = _staging_with_manifest(tmp_path, {"a.css": "a.1.css"})
+    (tmp_path / "a.1.css").unlink()
+    collection = staging.collection("staticfiles.json", ["a.1.css", "b.css"], None)
+    assert collection.objects == {"a.css", "a.1.css"}
+
+
+def test_an_unusable_manifest_is_named(tmp_path: Path) -> None:
+    staging = Staging(tmp_path)
+    (tmp_path / "staticfiles.json").write_text("[]")
+    with pytest.raises(PublishError, match=r"staticfiles\.json is unusable"):
+        staging.collection("staticfiles.json", (), None)
+    (tmp_path / "staticfiles.json").unlink()
+    with pytest.raises(PublishError, match="nothing was uploaded"):
+        staging.collection("staticfiles.json", (), None)
