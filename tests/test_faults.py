@@ -4,6 +4,7 @@ the deploy clearly and leave the previous release live."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -207,6 +208,39 @@ def test_persistent_fault_fails_keeps_the_old_manifest_and_a_rerun_finishes(
     assert rerun | stored == delta
     assert record_key not in s3.object_keys()
     assert s3.objects() == {**old_objects, **under_location(reference_collection())}
+
+
+def test_a_failed_runs_record_says_how_it_stored_each_object(
+    s3: S3Bucket, deploy: Deploy, static_source: StaticSource
+) -> None:
+    deploy()
+    plain = b"p { margin: 3em; }\n"
+    static_source.write("css/plain.css", plain)
+    static_source.write("img/logo.png", b"\x89PNG\r\n\x1a\n logo v3")
+    s3.add_fault(Fault("PUT", r"staticfiles\.json$"))
+
+    with pytest.raises(PublishError):
+        deploy(client_config=FEWER_ATTEMPTS)
+
+    # Everything but the manifest was stored: the record has each changed
+    # file, an original with the MD5 of its bytes, a hashed name without.
+    stored = json.loads(s3.get(f"{MANIFEST_KEY}.pending"))["stored"]
+    hashed = {name for name in stored if name not in ("css/plain.css", "img/logo.png")}
+    assert len(stored) == 4
+    assert stored["css/plain.css"][1] == hashlib.md5(plain).hexdigest()
+    assert stored["img/logo.png"][1] == s3.head("static/img/logo.png")["ETag"].strip(
+        '"'
+    )
+    assert all(stored[name][1] == "" for name in hashed)
+    assert {name.split(".")[0] for name in hashed} == {"css/plain", "img/logo"}
+
+    s3.bundled_server.clear_faults()
+    s3.clear_log()
+    deploy()
+
+    rerun = {key.removeprefix("static/") for key in s3.put_keys()}
+    assert "staticfiles.json" in rerun
+    assert not rerun & set(stored)
 
 
 def test_unreadable_deployed_manifest_fails_before_hashing(

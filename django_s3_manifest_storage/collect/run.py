@@ -254,7 +254,7 @@ class CollectRun:
                 deployment,
                 self.staging,
                 on_s3,
-                deployment.start_resume(),
+                deployment.start_resume(self.staging),
                 rewritable(hashing.hasher),
             )
         for original_name, processed_name, result in hashing.results:

@@ -39,7 +39,7 @@ from .objects import (
     with_metadata,
 )
 from .prune import Pruning
-from .resume import ResumeRecord
+from .resume import Entry, ResumeRecord
 from .tally import Tally
 
 if TYPE_CHECKING:
@@ -168,12 +168,20 @@ class Deployment:
         """The resume record, once this run had files to upload."""
         return self._resume
 
-    def start_resume(self) -> ResumeRecord:
+    def start_resume(self, staging: StagedFiles) -> ResumeRecord:
         """Read a failed run's record in the background (one GET): called
-        when this run has files to upload."""
+        when this run has files to upload from ``staging``."""
         if self._resume is None:
+
+            def entry_of(name: str, hashed: bool) -> Entry:
+                return self.objects.resume_entry(staging, name, hashed)
+
             self._resume = ResumeRecord.read_in_background(
-                self.client, self.location, self.pending_name, self.live.listing
+                self.client,
+                self.location,
+                self.pending_name,
+                self.live.listing,
+                entry_of,
             )
         return self._resume
 
@@ -213,17 +221,16 @@ class Deployment:
         """Carry out the plan, wave by wave; ``sent_early`` were uploaded
         during hashing. After the manifest, what no kept release needs is
         deleted."""
-        resume = self.start_resume()
+        resume = self.start_resume(staging)
         hashed_names = plan.collection.hashed_names
-        entries = {
-            name: self.objects.resume_entry(
-                staging, name, is_hashed(name, hashed_names)
-            )
-            for name in plan.upload_names
-            if name != plan.publish.manifest and name not in sent_early
-        }
+        manifest = plan.publish.manifest
         resumed = {
-            name for name, entry in entries.items() if resume.is_stored(name, entry)
+            name
+            for wave in plan.publish.waves
+            for name in wave
+            if name != manifest
+            and name not in sent_early
+            and resume.is_stored(name, is_hashed(name, hashed_names))
         }
         waves = [
             (
@@ -243,8 +250,9 @@ class Deployment:
             waves=waves,
             size_of=size_of(staging),
             companions=plan.companions(history),
+            manifest=manifest,
+            hashed_names=hashed_names,
             resume=resume,
-            entries=entries,
         )
         try:
             self._send_waves(staging, plan, waves, history, tally.count)
@@ -254,8 +262,8 @@ class Deployment:
         deletions = self.pruning.delete_stale(plan.local_paths, history)
         return PublishReport(
             destination=self.url,
-            uploaded=tuple(tally.uploaded),
-            uploaded_bytes=sum(tally.uploaded.values()),
+            uploaded=tally.uploaded,
+            uploaded_bytes=tally.uploaded_bytes,
             headers_updated=tuple(tally.updated),
             unchanged=plan.publish.unchanged + len(resumed),
             seconds=time.monotonic() - self.started,

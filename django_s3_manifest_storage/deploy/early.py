@@ -11,7 +11,7 @@ from ..planning.names import variant_base
 from ..upload.background import BackgroundUploads
 from ..upload.uploader import raise_for_failures
 from .objects import StagedFiles
-from .resume import Entry, ResumeRecord
+from .resume import ResumeRecord
 
 if TYPE_CHECKING:
     from .deployment import Deployment
@@ -41,7 +41,7 @@ class EarlyUploads:
         self.resume = resume
         self.rewritable = rewritable
         self.uploads = BackgroundUploads(deployment.uploader)
-        self.entries: dict[str, Entry] = {}
+        self.offered: set[str] = set()
 
     def offer(self, original_name: str, processed_name: str | None) -> None:
         if (
@@ -50,13 +50,12 @@ class EarlyUploads:
             or variant_base(processed_name) == original_name
             or matches_patterns(original_name, self.rewritable)
             or processed_name in self.on_s3
-            or processed_name in self.entries  # offered in an earlier pass
+            or processed_name in self.offered  # in an earlier pass
         ):
             return
-        entry = self.deployment.objects.resume_entry(self.staging, processed_name, True)
-        if self.resume.is_stored(processed_name, entry):
+        self.offered.add(processed_name)
+        if self.resume.is_stored(processed_name, True):
             return
-        self.entries[processed_name] = entry
         self.uploads.submit(
             self.deployment.objects.upload(self.staging, processed_name, hashed=True)
         )
@@ -66,6 +65,7 @@ class EarlyUploads:
         retry may cure are left to the waves; any other fails the deploy."""
         sent, failures = self.uploads.finish()
         self._note(sent)
+        self.offered = set()  # hashing is done: nothing more is offered
         raise_for_failures(
             self.deployment.location.bucket,
             [failure for failure in failures if not failure.retryable],
@@ -78,4 +78,4 @@ class EarlyUploads:
 
     def _note(self, sent: Mapping[str, int]) -> None:
         for name in sent:
-            self.resume.note_stored(name, self.entries[name])
+            self.resume.note_stored(name, True)

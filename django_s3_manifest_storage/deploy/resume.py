@@ -28,6 +28,8 @@ logger = logging.getLogger("django_s3_manifest_storage")
 
 # One entry of the record: [parameters digest, MD5 of the bytes or ""].
 Entry = tuple[str, str]
+EntryOf = Callable[[str, bool], Entry]
+"""The entry of a name, hashed or not, as this run stores it."""
 
 
 def parameters_digest(parameters: Mapping[str, Any]) -> str:
@@ -79,6 +81,7 @@ class ResumeRecord:
         name: str,
         recorded: Future[dict[str, Entry]],
         listing: Callable[[], dict[str, ListedObject]],
+        entry_of: EntryOf,
     ) -> None:
         self.client = client
         self.bucket = location.bucket
@@ -86,7 +89,12 @@ class ResumeRecord:
         self._recorded = recorded
         self._list = listing
         self._listing: dict[str, ListedObject] | None = None
-        self.stored: dict[str, Entry] = {}
+        self._entry_of = entry_of
+        # What this run stored: each name, and whether it is hashed. Its
+        # entry (for an unhashed name, an MD5 of its bytes) is made only if
+        # the record is saved: a run that succeeds never needs it, and at
+        # 100,000 files the entries are megabytes and a read of every file.
+        self.stored: dict[str, bool] = {}
 
     @classmethod
     def read_in_background(
@@ -95,11 +103,12 @@ class ResumeRecord:
         location: S3Location,
         name: str,
         listing: Callable[[], dict[str, ListedObject]],
+        entry_of: EntryOf,
     ) -> ResumeRecord:
         """The record ``name`` under ``location``, read in the background."""
         key = location.key(name)
         recorded = in_background(lambda: cls.fetch(client, location.bucket, key))
-        return cls(client, location, name, recorded, listing)
+        return cls(client, location, name, recorded, listing, entry_of)
 
     @staticmethod
     def fetch(client: S3Client, bucket: str, key: str) -> dict[str, Entry]:
@@ -110,29 +119,33 @@ class ResumeRecord:
     def recorded(self) -> dict[str, Entry]:
         return self._recorded.result()
 
-    def is_stored(self, name: str, entry: Entry) -> bool:
+    def is_stored(self, name: str, hashed: bool) -> bool:
         """Whether the failed run stored ``name`` as this run would."""
         recorded = self.recorded
         if name not in recorded:
             return False
         if self._listing is None:
             self._listing = self._list()  # only after a failed run: rare
+        entry = self._entry_of(name, hashed)
         if already_stored(name, entry, recorded, self._listing):
-            self.stored[name] = entry
+            self.stored[name] = hashed
             return True
         return False
 
-    def note_stored(self, name: str, entry: Entry) -> None:
-        self.stored[name] = entry
+    def note_stored(self, name: str, hashed: bool) -> None:
+        self.stored[name] = hashed
 
     def save(self) -> None:
         """After a failure: record what is on S3 now, for the next run."""
-        if not self.stored:
+        entries = {}
+        for name, hashed in self.stored.items():
+            try:
+                entries[name] = list(self._entry_of(name, hashed))
+            except OSError as error:  # left out: the next run sends it again
+                logger.warning("Cannot record %s as stored: %s", name, error)
+        if not entries:
             return
-        body = json.dumps(
-            {"stored": {name: list(entry) for name, entry in self.stored.items()}},
-            sort_keys=True,
-        ).encode()
+        body = json.dumps({"stored": entries}, sort_keys=True).encode()
         try:
             self.client.put_object(
                 Bucket=self.bucket,

@@ -4,11 +4,12 @@ progress the person watches, and the resume record a failed run leaves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from ..console import CommandOptions, upload_progress
+from ..planning.names import is_hashed
 from ..upload.uploader import Upload
-from .resume import Entry, ResumeRecord
+from .resume import ResumeRecord
 
 Waves = Sequence[tuple[Sequence[str], Sequence[str]]]
 """``(uploads, in-place updates)`` of each wave, as this run sends them."""
@@ -25,13 +26,18 @@ class Tally:
         waves: Waves,
         size_of: Callable[[str], int],
         companions: Mapping[str, int],
+        manifest: str | None,
+        hashed_names: Collection[str],
         resume: ResumeRecord,
-        entries: Mapping[str, Entry],
     ) -> None:
-        self.uploaded = dict(sent_early)
+        self.sent_early = sent_early
+        self.sent: dict[str, int] = {}
         self.updated: list[str] = []
         self.resume = resume
-        self.entries = entries
+        # The resume record notes the collection's files, not the manifest
+        # and what goes with it (they are sent last, every run).
+        self.unrecorded = {*companions, manifest}
+        self.hashed_names = hashed_names
         # The progress counts every object this run sends or updates (an
         # update sends no bytes): those sent while hashing are done already.
         self.progress = upload_progress(
@@ -52,10 +58,20 @@ class Tally:
         if upload.in_place:
             self.updated.append(upload.name)
         else:
-            self.uploaded[upload.name] = size
-        if upload.name in self.entries:
-            self.resume.note_stored(upload.name, self.entries[upload.name])
+            self.sent[upload.name] = size
+            if upload.name not in self.unrecorded:
+                hashed = is_hashed(upload.name, self.hashed_names)
+                self.resume.note_stored(upload.name, hashed)
         self.progress.advance(size)
+
+    @property
+    def uploaded(self) -> tuple[str, ...]:
+        """The names uploaded, those sent while hashing first."""
+        return (*self.sent_early, *self.sent)
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(self.sent_early.values()) + sum(self.sent.values())
 
     def close(self) -> None:
         self.progress.close()
