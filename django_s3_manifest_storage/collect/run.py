@@ -165,6 +165,8 @@ class CollectRun:
         """Adopt what S3 serves when no source changed; else hash, then
         deploy (or, in a dry run, say what a deploy would do)."""
         self.post_processing = True
+        # Only the copy loop asked which names the deployed release published.
+        self._published = None
         # Hashing and compression write into the staging directory too.
         self.staging.shared()
         setup = self.setup
@@ -176,6 +178,7 @@ class CollectRun:
         live = self.deployment.live
         deployed = live.deployed()
         if setup.options.skip_unchanged and live.serves(deployed, sources, context):
+            del digests  # a digest per source: nothing reads them again
             yield from self._adopt(paths, deployed, dry_run=dry_run)
             return
         hashing = self.incremental.hash(paths, digests, deployed, context, options)
