@@ -21,6 +21,9 @@ measures the scenarios asked for in one of three ways:
   once per file) spends per file, on the thread that runs it, against the
   same loop with a storage that does nothing (``NullStorage``), plus a
   cProfile of the loop alone.
+- ``io``: the bytes the command read (``/proc/self/io``'s ``rchar``: every
+  read() of a file, by any thread), beside the bytes of the sources
+  (``source_bytes``).
 
 The tables in RESULTS-scaling.md come from::
 
@@ -59,7 +62,7 @@ from typing import Any
 from django.core.files.storage import Storage
 
 PACKAGE = "django_s3_manifest_storage"
-MODES = ("cprofile", "tracemalloc", "copy-loop", "none")
+MODES = ("cprofile", "tracemalloc", "copy-loop", "io", "none")
 TRACEMALLOC_FRAMES = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "8"))
 # Take a new heap snapshot once the traced size has grown this much past the
 # last one; the sampler checks every SAMPLE_SECONDS.
@@ -377,10 +380,34 @@ def _child_copy_loop(out: Path, args: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def _read_counters() -> dict[str, int]:
+    """This process's read counters (``/proc/self/io``): ``rchar``, the
+    bytes passed to read() and pread() (files; sockets only when read
+    that way), and ``syscr``, the calls. Threads' reads count too."""
+    counters = {}
+    for line in Path("/proc/self/io").read_text().splitlines():
+        name, _, value = line.partition(":")
+        counters[name] = int(value)
+    return counters
+
+
+def _child_io(out: Path, args: Sequence[str]) -> dict[str, Any]:
+    before = _read_counters()
+    started = time.process_time()
+    _run_collectstatic(args)
+    after = _read_counters()
+    return {
+        "cpu_seconds": time.process_time() - started,
+        "read_bytes": after["rchar"] - before["rchar"],
+        "read_calls": after["syscr"] - before["syscr"],
+    }
+
+
 CHILD_MODES: dict[str, Callable[[Path, Sequence[str]], dict[str, Any]]] = {
     "cprofile": _child_cprofile,
     "tracemalloc": _child_tracemalloc,
     "copy-loop": _child_copy_loop,
+    "io": _child_io,
 }
 
 
@@ -482,7 +509,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             dirs = make_checkout(
                 asset_set, SCENARIOS[number].revision, run_dir / "checkout"
             )
-            header.setdefault("files", summarize(dirs).files)
+            summary = summarize(dirs)
+            header.setdefault("files", summary.files)
+            header.setdefault("source_bytes", summary.bytes)
             target = DeployTarget(
                 bucket=bucket,
                 endpoint_url=server.endpoint_url,
