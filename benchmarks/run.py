@@ -196,7 +196,8 @@ class Harness:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}),
+            # A listing of 200,000 objects is slow to render for moto.
+            config=Config(s3={"addressing_style": "path"}, read_timeout=600),
         )
         self.home = work_root / "home"
         self.home.mkdir()

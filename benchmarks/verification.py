@@ -27,7 +27,7 @@ from benchmarks.assets import (
 )
 from benchmarks.contenders import MANIFEST_NAME, S3_LOCATION
 
-LISTING_PAGE_SIZE = 100_000
+LISTING_PAGE_SIZE = 10_000
 
 
 class DeployedFiles(Protocol):
@@ -47,10 +47,11 @@ class BucketFiles:
         prefix = f"{S3_LOCATION}/"
         found: set[str] = set()
         paginator = self._client.get_paginator("list_objects_v2")
-        # Large pages: moto sorts every key of the bucket for each page, so
+        # Larger pages: moto sorts every key of the bucket for each page, so
         # at 200,000 objects listing 1,000 at a time took longer than the
-        # deploy it checks. S3 itself returns at most 1,000 a page whatever
-        # is asked.
+        # deploy it checks; a page of 100,000 took moto longer than the
+        # client waits to render. S3 itself returns at most 1,000 a page
+        # whatever is asked.
         pages = paginator.paginate(
             Bucket=self._bucket,
             Prefix=prefix,
