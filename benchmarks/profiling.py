@@ -504,6 +504,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         from benchmarks.measure import REPO_ROOT
 
         env = isolated_environment(server.endpoint_url, aws_config, home, REPO_ROOT)
+        # The profiler's own knobs (BENCH_TRACEMALLOC_FRAMES...) reach the
+        # measured child; nothing else of this environment does.
+        env.update(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.startswith("BENCH_")
+        )
         for number in range(1, max(measures) + 1):
             run_dir = work / f"s{number}"
             dirs = make_checkout(

@@ -19,7 +19,13 @@ from django_s3_manifest_storage.planning.delta import (
     plan_publish,
 )
 from django_s3_manifest_storage.planning.manifest import same_items
-from django_s3_manifest_storage.planning.names import collection_names, is_variant_of
+from django_s3_manifest_storage.planning.names import (
+    collection_names,
+    is_variant_of,
+    iter_collection_names,
+    manifest_names,
+    objects_of,
+)
 from django_s3_manifest_storage.planning.stamp import collection_stamp
 
 stems = st.sampled_from(["a", "b", "c", "d/e", "d/f"])
@@ -65,13 +71,15 @@ def test_the_collection_is_what_planning_asks_of_the_staged_names(
     # Planning from the collection's objects equals planning from every
     # staged name.
     assert collection_names(result.objects, paths) == collection_names(staged, paths)
-    assert collection_stamp(None, {}, {}, None, result.objects, paths) == (
-        collection_stamp(None, {}, {}, None, set(staged), paths)
-    )
+    assert collection_stamp(
+        None, {}, {}, None, result.objects, paths, result.hashed_names
+    ) == collection_stamp(None, {}, {}, None, set(staged), paths)
     remote = {name: hashed for name, hashed in list(paths.items())[::2]}
     remote_names = set(staged[::3]) if listed else None
 
-    def plan(staged: Collection[str]) -> PublishPlan | type[StagedFileMissing]:
+    def plan(
+        staged: Collection[str], hashed_names: frozenset[str] | None = None
+    ) -> PublishPlan | type[StagedFileMissing]:
         try:
             return plan_publish(
                 staged=staged,
@@ -80,11 +88,43 @@ def test_the_collection_is_what_planning_asks_of_the_staged_names(
                 manifest_name="staticfiles.json",
                 manifest_unchanged=False,
                 remote_names=remote_names,
+                hashed_names=hashed_names,
             )
         except StagedFileMissing:  # a hashed name is not staged
             return StagedFileMissing
 
-    assert plan(result.objects) == plan(set(staged))
+    assert plan(result.objects, frozenset(result.hashed_names)) == plan(set(staged))
+
+
+@given(collections())
+def test_the_collection_is_visited_once_per_name_without_a_set(
+    collection: tuple[dict[str, str], list[str]],
+) -> None:
+    paths, staged = collection
+    # Originals that are variants of other names, and a hashed name ending
+    # like a variant, as a source named "x.css.gz" gives.
+    paths = {**paths, "a.css.gz": "a.css.9.gz", "b.js": "a.css"}
+    staged = [*staged, "a.css.gz", "a.css.9.gz", "a.css.gz.br", "a.css.br"]
+    visited = list(iter_collection_names(set(staged), paths, set(paths.values())))
+    assert len(visited) == len(set(visited))
+    assert set(visited) == collection_names(set(staged), paths)
+
+
+@given(collections(), st.data())
+def test_the_recorded_objects_of_sources_are_theirs_and_their_variants(
+    collection: tuple[dict[str, str], list[str]], data: st.DataObject
+) -> None:
+    paths, staged = collection
+    paths = {**paths, "a.css.gz": "a.css.9.gz"}
+    objects = [*staged, "a.css.gz", "a.css.9.gz"]
+    sources = data.draw(st.lists(st.sampled_from(sorted(paths))))
+    owned = {name for source in sources for name in (source, paths[source])}
+    every_name = manifest_names(paths)
+    assert objects_of(objects, sources, paths) == {
+        name
+        for name in objects
+        if name in owned or (name not in every_name and is_variant_of(name, owned))
+    }
 
 
 def test_same_items_compares_items_in_order() -> None:

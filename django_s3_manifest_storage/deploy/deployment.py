@@ -113,6 +113,7 @@ class Deployment:
             record_digest(staging, record),
             staged,
             collection.paths,
+            collection.hashed_names,
         )
         try:
             publish, reason = self.live.publish_plan(
@@ -120,6 +121,7 @@ class Deployment:
                 context,
                 staged=staged,
                 local_paths=collection.paths,
+                hashed_names=collection.hashed_names,
                 manifest_name=self.manifest_name,
                 manifest_unchanged=(
                     deployed.manifest == collection.manifest and deployed.stamp == stamp

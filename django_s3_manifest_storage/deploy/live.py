@@ -7,7 +7,7 @@ stored (one more GET)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Set
 from concurrent.futures import Future
 from datetime import datetime
 from io import BytesIO
@@ -158,6 +158,7 @@ class LiveState:
         *,
         staged: Collection[str],
         local_paths: Mapping[str, str],
+        hashed_names: Set[str],
         manifest_name: str,
         manifest_unchanged: bool,
         current: Callable[[], StoredObjects | None],
@@ -181,6 +182,7 @@ class LiveState:
                     manifest_name=manifest_name,
                     manifest_unchanged=manifest_unchanged,
                     remote_names=remote_names,
+                    hashed_names=hashed_names,
                 )
                 return plan, None
         plan = plan_publish(
@@ -190,6 +192,7 @@ class LiveState:
             manifest_name=manifest_name,
             manifest_unchanged=manifest_unchanged,
             remote_names=remote_names,
+            hashed_names=hashed_names,
         )
         return plan, reason
 

@@ -24,15 +24,15 @@ leaves the old manifest live and every file it names still in place.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from .collection import StagedCollection
 from .names import (
     add_variants,
-    collection_names,
     is_hashed,
     is_variant_of,
+    iter_collection_names,
     manifest_names,
     variant_base,
 )
@@ -149,6 +149,7 @@ def plan_publish(
     manifest_name: str,
     manifest_unchanged: bool,
     remote_names: Collection[str] | None = None,
+    hashed_names: Set[str] | None = None,
 ) -> PublishPlan:
     """Compute the uploads that make S3 serve the local collection.
 
@@ -156,10 +157,13 @@ def plan_publish(
     for O(1) lookups), ``local_paths`` the new manifest's mapping and
     ``remote_paths`` the deployed one's, or None when there is none.
     ``remote_names``, when given, is every name S3 holds under ``location``.
+    ``hashed_names``: the set of ``local_paths``' hashed names, when the
+    caller holds one.
     """
     deployed = remote_paths or {}
-    hashed_names = set(local_paths.values())
-    missing = hashed_names.difference(staged)
+    if hashed_names is None:
+        hashed_names = set(local_paths.values())
+    missing = {name for name in hashed_names if name not in staged}
     if missing:
         raise StagedFileMissing(missing)
 
@@ -167,7 +171,7 @@ def plan_publish(
         return remote_names is None or name in remote_names
 
     deployed_hashed_names = {name for name in deployed.values() if on_s3(name)}
-    new_hashed = hashed_names - deployed_hashed_names
+    new_hashed = {name for name in hashed_names if name not in deployed_hashed_names}
     # An original can be absent locally (whitenoise's keep-only-hashed mode).
     changed_originals = {
         name
@@ -193,7 +197,7 @@ def plan_publish(
         originals |= lost_variants - immutable
     unchanged = sum(
         1
-        for name in collection_names(staged, local_paths)
+        for name in iter_collection_names(staged, local_paths, hashed_names)
         if name not in immutable and name not in originals
     )
     return PublishPlan(

@@ -9,7 +9,8 @@ keep-only-hashed mode removes them).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Set
+from itertools import chain
 
 COMPRESSED_VARIANT_SUFFIXES = (".gz", ".br")
 
@@ -67,9 +68,39 @@ def collection_names(
 ) -> set[str]:
     """The objects S3 holds for a collection: its hashed names, the
     originals that were collected, and the compressed variants of both."""
-    names = set(local_paths.values())
-    names.update(name for name in local_paths if name in staged)
-    return add_variants(names, staged)
+    return set(iter_collection_names(staged, local_paths, set(local_paths.values())))
+
+
+def iter_collection_names(
+    staged: Collection[str],
+    local_paths: Mapping[str, str],
+    hashed_names: Set[str],
+) -> Iterator[str]:
+    """``collection_names``, each name once, without a set of them all (at
+    100,000 files a set of the collection is megabytes, and planning only
+    counts or visits it); ``hashed_names``: the set of the mapping's hashed
+    names."""
+
+    def collected() -> Iterator[str]:
+        """The originals that were collected (and are no hashed name)."""
+        return (
+            name for name in local_paths if name in staged and name not in hashed_names
+        )
+
+    yield from hashed_names
+    yield from collected()
+    # A variant that is a name of the manifest itself was yielded above, or
+    # is an original that was not collected (not an object of the
+    # collection): either way, not again. Two bases never give one variant.
+    for base in chain(hashed_names, collected()):
+        for suffix in COMPRESSED_VARIANT_SUFFIXES:
+            variant = base + suffix
+            if (
+                variant in staged
+                and variant not in hashed_names
+                and variant not in local_paths
+            ):
+                yield variant
 
 
 def objects_of(
@@ -78,11 +109,15 @@ def objects_of(
     """The recorded objects of ``sources``: each one's original, its hashed
     name in ``paths`` and their compressed variants."""
     owned = {name for source in sources for name in (source, paths.get(source)) if name}
-    every_name = manifest_names(paths)
+    # Only a name that could be a variant is asked whether the manifest
+    # lists it: a set of those few, not of every name.
+    listed_variants = {
+        name for name in chain(paths, paths.values()) if variant_base(name) is not None
+    }
     return {
         name
         for name in objects
-        if name in owned or (name not in every_name and is_variant_of(name, owned))
+        if name in owned or (name not in listed_variants and is_variant_of(name, owned))
     }
 
 

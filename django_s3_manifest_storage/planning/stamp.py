@@ -20,11 +20,11 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Set
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
-from .names import collection_names, manifest_names, published_names
+from .names import iter_collection_names, manifest_names, published_names
 
 SOURCES_METADATA_KEY = "collection-sources"
 CONTEXT_METADATA_KEY = "collection-context"
@@ -162,16 +162,20 @@ def collection_stamp(
     record: str | None,
     staged: Collection[str],
     local_paths: Mapping[str, str],
+    hashed_names: Set[str] | None = None,
 ) -> CollectionStamp:
     """What a manifest records about how it was made; ``staged``: the names
-    of the collection's files (those an incremental pass kept included)."""
-    hashed_names = set(local_paths.values())
+    of the collection's files (those an incremental pass kept included);
+    ``hashed_names``: the set of ``local_paths``' hashed names, when the
+    caller holds one."""
+    if hashed_names is None:
+        hashed_names = set(local_paths.values())
     return CollectionStamp(
         sources,
         dict(context),
         parameters,
         record,
-        len(collection_names(staged, local_paths)),
+        sum(1 for _ in iter_collection_names(staged, local_paths, hashed_names)),
         sum(1 for name in local_paths if name in staged and name not in hashed_names),
     )
 

@@ -21,11 +21,11 @@ whitenoise may compress differently) is compared by its recorded digest.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Set
 
 from .delta import PublishPlan, StagedFileMissing
 from .fingerprint import updatable_in_place
-from .names import collection_names, is_hashed
+from .names import is_hashed, iter_collection_names
 from .record import StoredObjects
 
 
@@ -39,19 +39,22 @@ def plan_from_record(
     manifest_name: str,
     manifest_unchanged: bool,
     remote_names: Collection[str] | None = None,
+    hashed_names: Set[str] | None = None,
 ) -> PublishPlan:
     """The uploads and in-place updates that make S3 serve the local
     collection; arguments as for ``delta.plan_publish``, with the deployed
     release's and this one's stored objects."""
-    hashed_names = set(local_paths.values())
-    missing = hashed_names.difference(staged)
+    if hashed_names is None:
+        hashed_names = set(local_paths.values())
+    missing = {name for name in hashed_names if name not in staged}
     if missing:
         raise StagedFileMissing(missing)
     deployed_hashed = set(deployed_paths.values())
     uploads: set[str] = set()
     headers: set[str] = set()
-    collection = collection_names(staged, local_paths)
-    for name in collection:
+    objects_in_collection = 0
+    for name in iter_collection_names(staged, local_paths, hashed_names):
+        objects_in_collection += 1
         before = deployed.parameter_set(name)
         after = current.parameter_set(name)
         if (
@@ -70,7 +73,7 @@ def plan_from_record(
         immutable=tuple(sorted(immutable)),
         originals=tuple(sorted(uploads - immutable)),
         manifest=None if manifest_unchanged else manifest_name,
-        unchanged=len(collection) - len(uploads) - len(headers),
+        unchanged=objects_in_collection - len(uploads) - len(headers),
         immutable_headers=tuple(sorted(immutable_headers)),
         original_headers=tuple(sorted(headers - immutable_headers)),
     )
