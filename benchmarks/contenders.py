@@ -302,6 +302,14 @@ def ours_static_root_commands(target: DeployTarget) -> list[DeployCommand]:
     return _ours(target)
 
 
+def ours_staging_dir_commands(target: DeployTarget) -> list[DeployCommand]:
+    """Ours with the ``staging_dir`` option: a staging directory kept from
+    one deploy to the next (a CI cache), one per bucket, so per contender
+    and repeat; a fresh STATIC_ROOT as the other contenders have."""
+    staging = target.work_dir.parent / f"staging-dir-{target.bucket}"
+    return _ours(target, {"staging_dir": str(staging)})
+
+
 def ours_whitenoise_commands(target: DeployTarget) -> list[DeployCommand]:
     """Ours with whitenoise's compressing storage hashing, without STATIC_ROOT."""
     return _ours(
@@ -333,6 +341,12 @@ CONTENDERS: dict[str, Contender] = {
             "ours without STATIC_ROOT (temporary staging)",
             True,
             ours_temporary_staging_commands,
+        ),
+        Contender(
+            "ours-staging-dir",
+            "ours with staging_dir kept between deploys (a CI cache)",
+            True,
+            ours_staging_dir_commands,
         ),
         Contender(
             "ours-static-root",

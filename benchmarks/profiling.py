@@ -66,7 +66,7 @@ MODES = ("cprofile", "tracemalloc", "copy-loop", "io", "none")
 TRACEMALLOC_FRAMES = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "8"))
 # Take a new heap snapshot once the traced size has grown this much past the
 # last one; the sampler checks every SAMPLE_SECONDS.
-SNAPSHOT_GROWTH = 1.10
+SNAPSHOT_GROWTH = float(os.environ.get("BENCH_SNAPSHOT_GROWTH", "1.10"))
 SAMPLE_SECONDS = 0.5
 # cProfile's clock: the process's CPU time, not wall time, so that other
 # processes on a shared machine do not show up as time spent in the
