@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from django_s3_manifest_storage.planning.fingerprint import (
     digest_lines,
     parameter_lines,
     parameters_digests,
 )
+from django_s3_manifest_storage.planning.record import ReleaseRecord
 from django_s3_manifest_storage.planning.reuse import (
     hashed_on_s3,
+    plan_reuse,
     reusable_paths,
     serves,
 )
@@ -107,3 +112,36 @@ def test_parameters_digests_keep_the_format_deployed_releases_recorded() -> None
     assert parameters_digests(by_name) == digest_lines(
         (name, parameter_lines(parameters)) for name, parameters in by_name
     )
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a.css", "b.js", "c/d.css", "e.png"]),
+        st.sampled_from(["1", "2"]),
+        min_size=1,
+    ),
+    st.data(),
+)
+def test_a_kept_source_is_a_kept_object_when_its_original_was_published(
+    hashes: dict[str, str], data: st.DataObject
+) -> None:
+    paths = {name: name.replace(".", f".{h}.", 1) for name, h in hashes.items()}
+    published = data.draw(st.sets(st.sampled_from(sorted(paths))))
+    objects = sorted(
+        {*paths.values(), *published, *(f"{name}.gz" for name in published)}
+    )
+    digests = {name: "d" for name in paths}
+    record = ReleaseRecord(digests, {}, tuple(objects))
+    changed = data.draw(st.sampled_from(sorted(paths)))
+    sources = {**digests, changed: "changed"}
+    reuse, reason = plan_reuse(
+        record, paths, sources, {name: name for name in paths}, None
+    )
+    assert reason is None
+    assert reuse is not None
+    assert reuse.dirty == {changed}
+    assert set(reuse.kept) == set(paths) - {changed}
+    # What the incremental pass asks of the record's objects, it asks of the
+    # kept objects instead.
+    for name in reuse.kept:
+        assert (name in reuse.kept_objects) == (name in record.objects)

@@ -156,7 +156,10 @@ class IncrementalHashing:
         # files' originals too (the other files are there already).
         needed = set(dirty)
         if not staging.temporary:
-            needed.update(name for name in reuse.kept if name in reuse.record.objects)
+            # A kept source is one of its own recorded objects when the
+            # deployed release published its original (a set: the record's
+            # list would cost a scan per name).
+            needed.update(name for name in reuse.kept if name in reuse.kept_objects)
         staging.stage_found(paths, needed)
         hasher = self.setup.hasher(staging.root)
         globs = rewritable(hasher)
@@ -190,9 +193,8 @@ class IncrementalHashing:
         publish are not staged either: the hashing storage removed them in
         the full pass (whitenoise's keep-only-hashed mode), and removes only
         those of the files it hashes now."""
-        published = set(reuse.record.objects)
         for name in reuse.kept:
-            if name not in published and self.staging.exists(name):
+            if name not in reuse.kept_objects and self.staging.exists(name):
                 self.staging.delete(name)
 
     def hash_all(

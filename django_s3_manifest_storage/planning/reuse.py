@@ -67,7 +67,9 @@ class Reuse:
     kept: dict[str, str]
     """``{source: deployed hashed name}`` of the others."""
     kept_objects: Set[str]
-    """The recorded objects of the kept sources (S3 holds them)."""
+    """The recorded objects of the kept sources (S3 holds them): a kept
+    source is one of them exactly when the deployed release published its
+    original."""
 
 
 def plan_reuse(
