@@ -26,7 +26,7 @@ from django_s3_manifest_storage.planning.names import (
     manifest_names,
     objects_of,
 )
-from django_s3_manifest_storage.planning.stamp import collection_stamp
+from django_s3_manifest_storage.planning.stamp import DeployedState, collection_stamp
 
 stems = st.sampled_from(["a", "b", "c", "d/e", "d/f"])
 originals = st.builds(
@@ -108,6 +108,19 @@ def test_the_collection_is_visited_once_per_name_without_a_set(
     visited = list(iter_collection_names(set(staged), paths, set(paths.values())))
     assert len(visited) == len(set(visited))
     assert set(visited) == collection_names(set(staged), paths)
+
+
+@given(manifests)
+def test_the_deployed_manifest_lists_each_name_once_without_a_set(
+    paths: dict[str, str],
+) -> None:
+    # An original that is also a hashed name, as when one file's hashed
+    # name is another's source.
+    paths = {**paths, "a.1.css": "a.1.7.css"}
+    deployed = DeployedState(b"{}", paths)
+    listed = list(deployed.manifest_names(deployed.hashed_names()))
+    assert len(listed) == len(set(listed))
+    assert set(listed) == manifest_names(paths)
 
 
 @given(collections(), st.data())

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from django_s3_manifest_storage.planning.fingerprint import (
     digest_lines,
+    digest_sorted_lines,
     parameter_lines,
     parameters_digests,
 )
@@ -111,6 +112,9 @@ def test_parameters_digests_keep_the_format_deployed_releases_recorded() -> None
     }
     assert parameters_digests(by_name) == digest_lines(
         (name, parameter_lines(parameters)) for name, parameters in by_name
+    )
+    assert parameters_digests(by_name) == digest_sorted_lines(
+        (name, parameter_lines(parameters)) for name, parameters in sorted(by_name)
     )
 
 

@@ -106,13 +106,12 @@ class LiveState:
         # Digesting every deployed name's parameters costs: once per state.
         cached = self._reuse.get(id(deployed))
         if cached is None:
-            parameters = (
-                None
-                if deployed.paths is None
-                else self.objects.digests(
-                    deployed.collection_names(), deployed.hashed_names()
+            parameters = None
+            if deployed.paths is not None:
+                hashed_names = deployed.hashed_names()
+                parameters = self.objects.digests(
+                    deployed.manifest_names(hashed_names), hashed_names
                 )
-            )
             cached = reusable_paths(deployed, context, parameters)
             self._reuse[id(deployed)] = cached
         return cached

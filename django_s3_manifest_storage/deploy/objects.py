@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from ..planning.fingerprint import (
     ParameterLines,
-    digest_lines,
+    digest_sorted_lines,
     parameter_lines,
     parameter_set_key,
 )
@@ -206,9 +206,9 @@ class ObjectSettings:
         stamp's).
         Asked twice per deploy (the deployed release's names, then the new
         one's): each name's parameters are looked up and formatted once."""
-        return digest_lines(
+        return digest_sorted_lines(
             (name, self.stored(name, is_hashed(name, hashed_names)).lines)
-            for name in names
+            for name in sorted(names)
         )
 
     def resume_entry(self, staging: StagedFiles, name: str, hashed: bool) -> Entry:

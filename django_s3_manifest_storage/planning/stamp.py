@@ -20,7 +20,7 @@ The manifest object's user metadata (``x-amz-meta-*``) carries a stamp:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Set
+from collections.abc import Collection, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 
 from .manifest import InvalidManifest, parse_manifest_paths
@@ -134,8 +134,13 @@ class DeployedState:
         except InvalidManifest as problem:
             return cls(body, None, stamp, problem=str(problem))
 
-    def collection_names(self) -> set[str]:
-        return manifest_names(self.paths or {})
+    def manifest_names(self, hashed_names: Set[str]) -> Iterator[str]:
+        """Every name the manifest lists, once (originals, then hashed
+        names), without a set of them all; ``hashed_names``: the set
+        ``hashed_names()`` gives."""
+        paths = self.paths or {}
+        yield from paths
+        yield from (name for name in hashed_names if name not in paths)
 
     def published_names(self) -> set[str]:
         """The names the release put on S3 (before compressed variants)."""
@@ -152,7 +157,7 @@ class DeployedState:
         compressed variants are unknown)."""
         if self.stamp.object_count is not None:
             return self.stamp.object_count
-        return len(self.collection_names())
+        return len(manifest_names(self.paths or {}))
 
 
 def collection_stamp(
