@@ -237,7 +237,7 @@ class IncrementalHashing:
         if not self.recording:
             return None
         reuse = hashing.reuse
-        previous = reuse.record if reuse else ReleaseRecord({}, {}, ())
+        previous = reuse.references if reuse else {}
         kept = reuse.kept if reuse else {}
         # Sorted: the parameter sets are numbered in this order, and equal
         # collections must give equal records.
@@ -267,14 +267,14 @@ class IncrementalHashing:
         settings = self.deployment.objects
         # Objects of kept sources are not staged: their bytes are the
         # deployed ones, as recorded.
-        recorded = reuse.record.stored if reuse else None
+        recorded = reuse.stored_digests if reuse else None
         kept = reuse.kept_objects if reuse else frozenset()
         stored = StoredObjectsBuilder()
         for name in objects:
             digest = None
             if name not in hashed_names:
                 if recorded is not None and name in kept:
-                    digest = recorded.digests.get(name)
+                    digest = recorded.get(name)
                 elif name in local_paths and name in self.staging.deferred:
                     digest = digests.get(name)  # read from its source, as digested
                 if digest is None:

@@ -107,15 +107,19 @@ def objects_of(
     objects: Collection[str], sources: Iterable[str], paths: Mapping[str, str]
 ) -> set[str]:
     """The recorded objects of ``sources``: each one's original, its hashed
-    name in ``paths`` and their compressed variants."""
-    owned = {name for source in sources for name in (source, paths.get(source)) if name}
+    name in ``paths`` and their compressed variants. An original or a
+    hashed name is kept as the string of ``sources`` or ``paths``, not of
+    ``objects``: the record's strings can then be let go."""
+    owned = {
+        name: name for source in sources for name in (source, paths.get(source)) if name
+    }
     # Only a name that could be a variant is asked whether the manifest
     # lists it: a set of those few, not of every name.
     listed_variants = {
         name for name in chain(paths, paths.values()) if variant_base(name) is not None
     }
     return {
-        name
+        owned.get(name, name)
         for name in objects
         if name in owned or (name not in listed_variants and is_variant_of(name, owned))
     }

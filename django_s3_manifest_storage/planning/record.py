@@ -238,15 +238,13 @@ def dirty_sources(record: ReleaseRecord, sources: Mapping[str, str]) -> set[str]
 
 
 def references_of(
-    record: ReleaseRecord,
+    previous: Mapping[str, tuple[str, ...]],
     kept: Collection[str],
     recorded: Mapping[str, Collection[str]],
 ) -> dict[str, tuple[str, ...]]:
-    """The new release's references: the recorded ones of files not hashed
-    again, and those this run's hashing resolved."""
-    references = {
-        name: targets for name, targets in record.references.items() if name in kept
-    }
+    """The new release's references: the ``previous`` release's recorded
+    ones of files not hashed again, and those this run's hashing resolved."""
+    references = {name: targets for name, targets in previous.items() if name in kept}
     references.update(
         {name: tuple(sorted(targets)) for name, targets in recorded.items() if targets}
     )

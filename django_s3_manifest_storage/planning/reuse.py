@@ -59,9 +59,18 @@ def hashed_on_s3(
 
 @dataclass(frozen=True)
 class Reuse:
-    """How an incremental pass reuses the deployed release."""
+    """How an incremental pass reuses the deployed release.
 
-    record: ReleaseRecord
+    It keeps of the deployed release's record only what the new record
+    takes from it (the references, the stored digests): at 100,000 files
+    the rest (a digest per source, the list of objects, a parameter set per
+    object) is tens of megabytes, and it is let go once planned."""
+
+    references: Mapping[str, tuple[str, ...]]
+    """The deployed release's recorded references."""
+    stored_digests: Mapping[str, str] | None
+    """The recorded digests of its objects whose names are not hashed
+    (None: a version 1 record, which has none)."""
     dirty: frozenset[str]
     """The sources to hash again."""
     kept: dict[str, str]
@@ -97,4 +106,10 @@ def plan_reuse(
     if present is not None and not all(name in present for name in kept_objects):
         return None, "S3 lacks files of the deployed release"
     # Not copied into a frozenset: at 100,000 files a copy is megabytes.
-    return Reuse(record, frozenset(dirty), kept, kept_objects), None
+    return Reuse(
+        record.references,
+        None if record.stored is None else record.stored.digests,
+        frozenset(dirty),
+        kept,
+        kept_objects,
+    ), None
