@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from django_s3_manifest_storage.collect.staging import Staging
 from django_s3_manifest_storage.errors import PublishError
-from django_s3_manifest_storage.planning.collection import staged_collection
+from django_s3_manifest_storage.planning.collection import BothNames, staged_collection
 from django_s3_manifest_storage.planning.delta import (
     PublishPlan,
     StagedFileMissing,
@@ -53,16 +53,38 @@ def collections(draw: st.DrawFn) -> tuple[dict[str, str], list[str]]:
     return paths, ["".join(name) for name in staged]
 
 
-@given(collections(), st.booleans(), st.booleans())
+@given(collections(), st.booleans(), st.booleans(), st.data())
 def test_the_collection_is_what_planning_asks_of_the_staged_names(
-    collection: tuple[dict[str, str], list[str]], deployed: bool, listed: bool
+    collection: tuple[dict[str, str], list[str]],
+    deployed: bool,
+    listed: bool,
+    data: st.DataObject,
 ) -> None:
-    paths, staged = collection
+    paths, every_staged = collection
     every = {*paths, *paths.values()}
-    result = staged_collection(b"{}", paths, iter(staged))
-    assert result.objects == {
-        name for name in staged if name in every or is_variant_of(name, every)
+    # Some names of the collection S3 holds already, which an incremental
+    # pass did not stage (or, in a kept staging directory, did).
+    of_collection = sorted(
+        {name for name in every_staged if name in every or is_variant_of(name, every)}
+    )
+    # As an incremental pass keeps them: as the manifest's strings.
+    manifest_strings = {name: name for entry in paths.items() for name in entry}
+    also_staged = {
+        manifest_strings.get(name, name)
+        for name in data.draw(st.lists(st.sampled_from(of_collection or [""])))
+        if name in of_collection
     }
+    staged = [
+        name
+        for name in every_staged
+        if name not in also_staged or data.draw(st.booleans())
+    ]
+    result = staged_collection(b"{}", paths, iter(staged), frozenset(also_staged))
+    assert result.objects == {
+        name for name in every_staged if name in every or is_variant_of(name, every)
+    }
+    assert len(result.objects) == len(set(result.objects))
+    staged = every_staged
     assert result.hashed_names == set(paths.values())
     assert sorted(result.manifest_names()) == sorted(every)
     # A manifest's name is kept as the manifest's own string.
@@ -182,8 +204,9 @@ def test_names_an_incremental_pass_kept_belong_to_the_collection(
 ) -> None:
     staging = _staging_with_manifest(tmp_path, {"a.css": "a.1.css"})
     (tmp_path / "a.1.css").unlink()
-    collection = staging.collection("staticfiles.json", ["a.1.css", "b.css"], None)
+    collection = staging.collection("staticfiles.json", {"a.1.css", "b.css"}, None)
     assert collection.objects == {"a.css", "a.1.css"}
+    assert len(collection.objects) == 2
 
 
 def test_an_unusable_manifest_is_named(tmp_path: Path) -> None:
@@ -194,3 +217,14 @@ def test_an_unusable_manifest_is_named(tmp_path: Path) -> None:
     (tmp_path / "staticfiles.json").unlink()
     with pytest.raises(PublishError, match="nothing was uploaded"):
         staging.collection("staticfiles.json", (), None)
+
+
+def test_both_names_is_one_set_of_two_disjoint_ones() -> None:
+    both = BothNames({"a.css", "a.1.css"}, frozenset({"b.1.js"}))
+    assert len(both) == 3
+    assert "b.1.js" in both
+    assert "b.js" not in both
+    assert sorted(both) == ["a.1.css", "a.css", "b.1.js"]
+    assert both == {"a.css", "a.1.css", "b.1.js"}
+    assert both & {"a.css", "b.1.js", "c"} == {"a.css", "b.1.js"}
+    assert both - {"a.css"} == {"a.1.css", "b.1.js"}

@@ -8,7 +8,7 @@ the writing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Set
 from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
@@ -53,7 +53,7 @@ class HashingPass:
     """What an incremental pass keeps of the deployed release."""
 
     @property
-    def also_staged(self) -> Collection[str]:
+    def also_staged(self) -> Set[str]:
         """Names of the collection a full pass would have staged and S3
         holds already (the files an incremental pass kept)."""
         return self.reuse.kept_objects if self.reuse else frozenset()

@@ -25,9 +25,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Set
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -230,7 +229,7 @@ class Staging:
     def collection(
         self,
         manifest_name: str,
-        also_staged: Iterable[str],
+        also_staged: Set[str],
         hashed_files: Mapping[str, str] | None,
     ) -> StagedCollection:
         """The collection hashing left here, read once: the manifest
@@ -252,7 +251,7 @@ class Staging:
             ) from problem
         if hashed_files is not None and same_items(paths, hashed_files):
             paths = hashed_files  # not changed once hashing is done
-        return staged_collection(manifest, paths, chain(self.names(), also_staged))
+        return staged_collection(manifest, paths, self.names(), also_staged)
 
     def save_processed(self, name: str, content: IO[Any]) -> str:
         """Save what hashing produced. A temporary directory records a file

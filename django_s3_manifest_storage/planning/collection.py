@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
+from itertools import chain
+from typing import TypeVar
 
 from .names import is_variant_of
+
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,64 @@ class StagedCollection:
 
 
 def staged_collection(
-    manifest: bytes, paths: Mapping[str, str], staged: Iterable[str]
+    manifest: bytes,
+    paths: Mapping[str, str],
+    staged: Iterable[str],
+    also_staged: Set[str] = frozenset(),
 ) -> StagedCollection:
     """The collection of ``manifest`` (``paths``: its mapping) among the
-    ``staged`` names (any iterable, read once; repeats allowed)."""
+    ``staged`` names (any iterable, read once; repeats allowed), with
+    ``also_staged``: names of the collection S3 holds already (the objects
+    an incremental pass kept), used as they are rather than copied."""
     own: dict[str, str] = {}
     for original, hashed in paths.items():
         own[original] = original
         own[hashed] = hashed
+    if not all(name in own or is_variant_of(name, own) for name in also_staged):
+        # Not the case for what an incremental pass keeps; kept correct all
+        # the same, with a copy of those that belong.
+        also_staged = {own.get(name, name) for name in also_staged}
+        also_staged = {
+            name for name in also_staged if name in own or is_variant_of(name, own)
+        }
     objects: set[str] = set()
     for name in staged:
+        if name in also_staged:
+            continue
         kept = own.get(name)
         if kept is not None:
             objects.add(kept)
         elif is_variant_of(name, own):
             objects.add(name)
-    return StagedCollection(manifest, paths, frozenset(paths.values()), objects)
+    return StagedCollection(
+        manifest,
+        paths,
+        frozenset(paths.values()),
+        BothNames(objects, also_staged) if also_staged else objects,
+    )
+
+
+class BothNames(Set[str]):
+    """Two disjoint sets of names as one, without a third holding both (at
+    100,000 files a set of names is megabytes)."""
+
+    def __init__(self, first: Set[str], second: Set[str]) -> None:
+        self.first = first
+        self.second = second
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.first or name in self.second
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self.first, self.second)
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    def __repr__(self) -> str:
+        return f"BothNames({self.first!r}, {self.second!r})"
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[_Item]) -> set[_Item]:
+        # What the Set mixins (``&``, ``|``...) build: a plain set.
+        return set(items)
