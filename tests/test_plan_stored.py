@@ -15,6 +15,7 @@ from django_s3_manifest_storage.planning.record import (
     StoredObjects,
     StoredObjectsBuilder,
     UnreadableRecord,
+    record_text,
 )
 from django_s3_manifest_storage.planning.stored import plan_from_record
 
@@ -199,6 +200,25 @@ def test_a_damaged_version_2_record_is_unreadable(stored_document: object) -> No
 
     with pytest.raises(UnreadableRecord):
         ReleaseRecord.decode(body)
+
+
+def test_a_record_decodes_the_same_from_its_text() -> None:
+    objects = ("a.111.css", "a.css", "b.222.png", "b.png")  # as encoded: sorted
+    builder = StoredObjectsBuilder()
+    for name in objects:
+        builder.add(name, LONG if ".1" in name or ".2" in name else SHORT, None)
+    record = ReleaseRecord(
+        {"a.css": "1", "b.png": "2"}, {"a.css": ("b.png",)}, objects, builder.build()
+    )
+    body = record.encode()
+
+    assert ReleaseRecord.decode(record_text(body)) == record
+    assert ReleaseRecord.decode(body) == record
+
+
+def test_a_record_that_is_not_text_is_unreadable() -> None:
+    with pytest.raises(UnreadableRecord, match="not JSON"):
+        record_text(b'{"version": 2, "sources": {"\xff": "1"}}')
 
 
 def test_parameter_set_keys_hold_no_parameter_value() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Set
 from dataclasses import dataclass
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.staticfiles.utils import matches_patterns
@@ -23,14 +22,12 @@ from ..planning.record import (
     ReleaseRecord,
     StoredObjects,
     StoredObjectsBuilder,
-    UnreadableRecord,
     first_pass_order,
     record_name,
     references_of,
 )
 from ..planning.reuse import Reuse, plan_reuse
 from ..planning.stamp import DeployedState
-from ..s3 import fetch_object
 from .hashing import PostProcessResult, results_as_django_yields_them, rewritable
 from .references import NeedsFullPass, ReferenceRecorder
 from .staging import Staging
@@ -117,7 +114,7 @@ class IncrementalHashing:
             staged = self.staging.root / self.setup.manifest_name
             if not staged.is_file() or staged.read_bytes() != deployed.manifest:
                 return None, "the staging directory does not hold the deployed release"
-        record, reason = self._deployed_record(deployed.stamp.record)
+        record, reason = self.deployment.live.deployed_record(deployed.stamp.record)
         if record is None:
             return None, reason
         hasher = self.setup.hasher(self.staging.root)
@@ -129,21 +126,6 @@ class IncrementalHashing:
             hash_keys,
             self.deployment.live.remote_names(),
         )
-
-    def _deployed_record(self, digest: str) -> tuple[ReleaseRecord | None, str | None]:
-        location = self.deployment.location
-        name = record_name(self.setup.manifest_name)
-        stored = fetch_object(
-            self.deployment.client, location.bucket, location.key(name)
-        )
-        if stored is None:
-            return None, f"{location.url_of(name)} is missing"
-        if content_digest(BytesIO(stored.body)) != digest:
-            return None, f"{location.url_of(name)} belongs to another release"
-        try:
-            return ReleaseRecord.decode(stored.body), None
-        except UnreadableRecord as problem:
-            return None, f"{location.url_of(name)} is unreadable ({problem})"
 
     def hash_dirty(
         self, paths: dict[str, Any], reuse: Reuse, options: Mapping[str, Any]

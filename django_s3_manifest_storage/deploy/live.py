@@ -20,6 +20,7 @@ from ..planning.record import (
     StoredObjects,
     UnreadableRecord,
     record_name,
+    record_text,
 )
 from ..planning.reuse import hashed_on_s3, reusable_paths, serves
 from ..planning.stamp import DeployedState
@@ -135,20 +136,36 @@ class LiveState:
             return self._stored[id(deployed)]
         stored = None
         if deployed.paths is not None and deployed.stamp.record is not None:
-            name = record_name(self.manifest_name)
-            remote = fetch_object(
-                self.client, self.location.bucket, self.location.key(name)
-            )
-            if (
-                remote is not None
-                and content_digest(BytesIO(remote.body)) == deployed.stamp.record
-            ):
-                try:
-                    stored = ReleaseRecord.decode(remote.body).stored
-                except UnreadableRecord:
-                    stored = None
+            record = self.deployed_record(deployed.stamp.record)[0]
+            stored = None if record is None else record.stored
         self._stored[id(deployed)] = stored
         return stored
+
+    def deployed_record(self, digest: str) -> tuple[ReleaseRecord | None, str | None]:
+        """The deployed release's record (one GET), or why there is none to
+        read: missing, another release's (its ``digest`` differs), or
+        unreadable."""
+        name = record_name(self.manifest_name)
+        url = self.location.url_of(name)
+        remote = fetch_object(
+            self.client, self.location.bucket, self.location.key(name)
+        )
+        if remote is None:
+            return None, f"{url} is missing"
+        body = remote.body
+        del remote
+        if content_digest(BytesIO(body)) != digest:
+            return None, f"{url} belongs to another release"
+        try:
+            text = record_text(body)
+            # The bytes go before the text is decoded: the decoder's peak is
+            # the text beside the document it builds, and at 100,000 files
+            # the bytes would be another 20 to 30 MB at the peak of an
+            # incremental pass.
+            del body
+            return ReleaseRecord.decode(text), None
+        except UnreadableRecord as problem:
+            return None, f"{url} is unreadable ({problem})"
 
     def publish_plan(
         self,

@@ -83,7 +83,7 @@ class ReleaseRecord:
         yield "}"
 
     @classmethod
-    def decode(cls, body: bytes) -> ReleaseRecord:
+    def decode(cls, body: bytes | str) -> ReleaseRecord:
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, ValueError) as error:
@@ -192,6 +192,15 @@ class StoredObjectsBuilder:
 
     def build(self) -> StoredObjects:
         return StoredObjects(self.digests, tuple(self._indexes), self._parameters)
+
+
+def record_text(body: bytes) -> str:
+    """A record's bytes as the text ``ReleaseRecord.decode`` takes (this
+    package writes records in ASCII)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableRecord(f"not JSON ({error})") from error
 
 
 def _compact(value: object, *, sort_keys: bool = False) -> str:
