@@ -158,10 +158,9 @@ class LiveState:
             return None, f"{url} belongs to another release"
         try:
             text = record_text(body)
-            # The bytes go before the text is decoded: the decoder's peak is
-            # the text beside the document it builds, and at 100,000 files
-            # the bytes would be another 20 to 30 MB at the peak of an
-            # incremental pass.
+            # The bytes go before the text is decoded, so the decoder holds
+            # the text and the document it builds, not the bytes as well
+            # (20 to 30 MB at 100,000 files).
             del body
             return ReleaseRecord.decode(text), None
         except UnreadableRecord as problem:
